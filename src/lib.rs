@@ -1,0 +1,19 @@
+//! livewatch follows news live blogs post by post.
+//!
+//! # Layout
+//!
+//! Data flows one way, one module per stage:
+//!
+//! - [`fetch`]: HTTP with caps, conditional GET, per-host limits, backoff.
+//! - [`extract`]: page bytes → posts (pure; JSON-LD, microdata, site profiles, generic, CSS).
+//! - [`diff`]: stored posts + polled posts → changes (pure; new, edit, correction, removed).
+//! - [`store`]: one SQLite file: blogs, posts, revisions, the event outbox.
+//! - [`notify`]: notifiers that deliver one event each (stdout, webhook, desktop, presets).
+//! - [`daemon`]: the scheduler wiring the stages together, and the delivery workers.
+//!
+//! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
+//! [`cli`] (the commands), [`telemetry`] (logging).
+
+pub mod extract;
+pub mod model;
+pub mod text;
