@@ -17,3 +17,6 @@
 pub mod extract;
 pub mod model;
 pub mod text;
+pub mod config;
+pub mod diff;
+pub mod fetch;

@@ -1,0 +1,835 @@
+//! The TOML config: one struct per table, validated into the settings the daemon runs on.
+//!
+//! Errors carry the file, line and column (`FILE:LINE:COL: message`) so that
+//! `livewatch config check` can point at the exact spot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::extract::{Selectors, Strategy};
+use crate::model::EventKind;
+
+/// The fastest interval livewatch accepts (tests and local pages need it).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Default poll interval of a watch.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default slowest interval of an adaptive watch.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Default body cap: bigger bodies (after decompression) are cut off and reported.
+pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// A duration written `500ms`, `30s`, `5m`, `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parse `500ms`, `30s`, `5m`, `1h`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("invalid duration {s:?} ({e}); write it like \"500ms\", \"30s\", \"5m\" or \"1h\"")
+    })
+}
+
+/// A size written `16MiB`, `512KiB`, `1000000` (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Parse `16MiB`, `512KiB`, `2GiB`, `1MB`, `100` (bytes).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}; write it like \"16MiB\""))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1024 * 1024 * 1024,
+        u => return Err(format!("unknown size unit {u:?} in {s:?}; use KiB, MiB or GiB")),
+    };
+    Ok(n.saturating_mul(mult))
+}
+
+/// The whole config file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where the SQLite state lives.
+    pub state_dir: Option<PathBuf>,
+    /// Address of the HTTP endpoint (health, metrics, feeds); off when unset.
+    pub listen: Option<Spanned<String>>,
+    /// Body cap per response, after decompression (default 16MiB).
+    pub max_body: Option<Size>,
+    /// Concurrent requests per host (default 2).
+    pub per_host: Option<usize>,
+    /// Connect timeout (default 10s).
+    pub connect_timeout: Option<Dur>,
+    /// Total timeout of one request (default 30s).
+    pub timeout: Option<Dur>,
+    /// User-Agent header (default `livewatch/VERSION (+URL)`).
+    pub user_agent: Option<String>,
+    /// Consecutive failed polls before a `problem` notice (default 3).
+    pub problem_after: Option<u32>,
+    #[serde(default)]
+    pub watch: Vec<WatchFile>,
+    #[serde(default)]
+    pub notifier: Vec<NotifierFile>,
+}
+
+/// One `[[watch]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchFile {
+    pub url: Spanned<String>,
+    pub name: Option<String>,
+    pub interval: Option<Spanned<Dur>>,
+    pub max_interval: Option<Spanned<Dur>>,
+    pub adaptive: Option<bool>,
+    pub retire_after: Option<Dur>,
+    pub notify: Option<Spanned<Vec<String>>>,
+    /// `auto` (default), `jsonld`, `microdata`, `generic`, or a site profile name.
+    pub extractor: Option<String>,
+    pub selectors: Option<Selectors>,
+    /// On the first poll, announce the newest N posts instead of a silent baseline.
+    pub announce_existing: Option<usize>,
+}
+
+/// One `[[notifier]]` table. Which keys apply depends on `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierFile {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
+    pub chat_id: Option<Spanned<String>>,
+    pub kinds: Option<Spanned<Vec<String>>>,
+    pub blogs: Option<Vec<String>>,
+    #[serde(rename = "match")]
+    pub match_: Option<Spanned<String>>,
+    pub exclude: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeout: Option<Dur>,
+    /// Urgency of desktop notifications for corrections/removals (`critical` by default).
+    pub urgency: Option<String>,
+    /// Burst control: more than `burst` events within `burst_window` become one digest.
+    pub burst: Option<u32>,
+    pub burst_window: Option<Dur>,
+    /// Give up on an event after this long (default 24h): it moves to dead letters.
+    pub give_up_after: Option<Dur>,
+    /// Print events as JSON lines (stdout notifier).
+    pub json: Option<bool>,
+    /// ntfy: topic priority (1-5).
+    pub priority: Option<u8>,
+}
+
+/// A validated config: what the daemon runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub fetch: FetchSettings,
+    pub problem_after: u32,
+    pub watches: Vec<Watch>,
+    pub notifiers: Vec<NotifierSpec>,
+}
+
+/// HTTP settings shared by all watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    pub max_body: u64,
+    pub per_host: usize,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings {
+            max_body: DEFAULT_MAX_BODY,
+            per_host: 2,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            user_agent: default_user_agent(),
+        }
+    }
+}
+
+/// `livewatch/VERSION (+URL)`.
+pub fn default_user_agent() -> String {
+    format!(
+        "livewatch/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_REPOSITORY")
+    )
+}
+
+/// One watched blog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// Exactly as the user wrote it: receivers route on it.
+    pub url: String,
+    pub name: Option<String>,
+    pub interval: Duration,
+    pub max_interval: Duration,
+    pub adaptive: bool,
+    pub retire_after: Duration,
+    /// Notifier names; `None` = every notifier.
+    pub notify: Option<Vec<String>>,
+    pub strategy: Strategy,
+    pub announce_existing: usize,
+}
+
+impl Watch {
+    /// A watch with default settings.
+    pub fn new(url: impl Into<String>) -> Self {
+        Watch {
+            url: url.into(),
+            name: None,
+            interval: DEFAULT_INTERVAL,
+            max_interval: DEFAULT_MAX_INTERVAL,
+            adaptive: true,
+            retire_after: Duration::from_secs(48 * 3600),
+            notify: None,
+            strategy: Strategy::Auto,
+            announce_existing: 0,
+        }
+    }
+}
+
+/// A configured notifier, validated.
+#[derive(Debug, Clone)]
+pub struct NotifierSpec {
+    pub name: String,
+    pub kind: NotifierKind,
+    pub filter: Filter,
+    pub burst: Option<(u32, Duration)>,
+    pub give_up_after: Duration,
+    pub timeout: Duration,
+}
+
+/// The notifier types and their own settings.
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    Stdout {
+        json: bool,
+    },
+    Desktop {
+        critical_urgency: bool,
+    },
+    Webhook {
+        url: String,
+        secret: Option<String>,
+        headers: BTreeMap<String, String>,
+    },
+    Slack {
+        url: String,
+        token: Option<String>,
+        channel: Option<String>,
+    },
+    Discord {
+        url: String,
+    },
+    Ntfy {
+        url: String,
+        token: Option<String>,
+        priority: Option<u8>,
+    },
+    Telegram {
+        url: String,
+        token: String,
+        chat_id: String,
+    },
+}
+
+impl NotifierKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            NotifierKind::Stdout { .. } => "stdout",
+            NotifierKind::Desktop { .. } => "desktop",
+            NotifierKind::Webhook { .. } => "webhook",
+            NotifierKind::Slack { .. } => "slack",
+            NotifierKind::Discord { .. } => "discord",
+            NotifierKind::Ntfy { .. } => "ntfy",
+            NotifierKind::Telegram { .. } => "telegram",
+        }
+    }
+}
+
+/// Which events a notifier takes.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `None` = all kinds.
+    pub kinds: Option<Vec<EventKind>>,
+    /// Blog URLs or names; `None` = all blogs.
+    pub blogs: Option<Vec<String>>,
+    pub matches: Option<regex::Regex>,
+    pub exclude: Option<regex::Regex>,
+}
+
+impl Filter {
+    /// Does this filter let `event` through?
+    pub fn accepts(&self, event: &crate::model::Event) -> bool {
+        if let Some(kinds) = &self.kinds {
+            if !kinds.contains(&event.kind) {
+                return false;
+            }
+        }
+        if let Some(blogs) = &self.blogs {
+            let name = event.blog.title.as_deref().unwrap_or("");
+            if !blogs.iter().any(|b| b == &event.blog.url || b == name) {
+                return false;
+            }
+        }
+        let text = || match &event.post {
+            Some(p) => format!("{}\n{}", p.headline.as_deref().unwrap_or(""), p.body),
+            None => event.message.clone().unwrap_or_default(),
+        };
+        if let Some(re) = &self.matches {
+            if !re.is_match(&text()) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.exclude {
+            if re.is_match(&text()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// One config error, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+    }
+}
+
+/// All errors found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Read and validate a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read config: {e}"),
+        }])
+    })?;
+    let mut cfg = parse(&src, &file, &|k| std::env::var(k).ok())?;
+    cfg.path = Some(path.to_path_buf());
+    Ok(cfg)
+}
+
+/// Parse and validate config text. `env` looks up `${VAR}` values.
+pub fn parse(
+    src: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let raw: ConfigFile = toml::from_str(src).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| line_col(src, s.start))
+            .unwrap_or((1, 1));
+        ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            line,
+            col,
+            message: e.message().trim().to_string(),
+        }])
+    })?;
+    let mut v = Validator {
+        src,
+        file,
+        env,
+        errors: Vec::new(),
+    };
+    let cfg = v.config(raw);
+    if v.errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigErrors(v.errors))
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = src[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+struct Validator<'a> {
+    src: &'a str,
+    file: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+        let (line, col) = line_col(self.src, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+
+    /// Expand `${VAR}` from the environment; an unset variable is an error.
+    fn expand(&mut self, s: &Spanned<String>) -> String {
+        match expand_env(s.get_ref(), self.env) {
+            Ok(v) => v,
+            Err(var) => {
+                self.err(
+                    s.span(),
+                    format!("environment variable {var} is not set (used as ${{{var}}})"),
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn url(&mut self, s: &Spanned<String>, what: &str) -> String {
+        let v = self.expand(s);
+        if !v.is_empty() {
+            match url::Url::parse(&v) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                Ok(u) => self.err(
+                    s.span(),
+                    format!("{what} must be an http or https URL, not {}:", u.scheme()),
+                ),
+                Err(e) => self.err(s.span(), format!("{what} {v:?} is not a valid URL: {e}")),
+            }
+        }
+        v
+    }
+
+    fn config(&mut self, raw: ConfigFile) -> Config {
+        let listen = raw.listen.as_ref().and_then(|l| match l.get_ref().parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    l.span(),
+                    format!(
+                        "listen = {:?} is not an address; write it like \"127.0.0.1:9477\"",
+                        l.get_ref()
+                    ),
+                );
+                None
+            }
+        });
+        let defaults = FetchSettings::default();
+        let fetch = FetchSettings {
+            max_body: raw.max_body.map(|s| s.0).unwrap_or(defaults.max_body),
+            per_host: raw.per_host.unwrap_or(defaults.per_host).max(1),
+            connect_timeout: raw
+                .connect_timeout
+                .map(|d| d.0)
+                .unwrap_or(defaults.connect_timeout),
+            timeout: raw.timeout.map(|d| d.0).unwrap_or(defaults.timeout),
+            user_agent: raw.user_agent.clone().unwrap_or(defaults.user_agent),
+        };
+        let notifiers: Vec<NotifierSpec> =
+            raw.notifier.iter().filter_map(|n| self.notifier(n)).collect();
+        let mut seen = std::collections::HashSet::new();
+        for n in &raw.notifier {
+            if !seen.insert(n.name.get_ref().clone()) {
+                self.err(
+                    n.name.span(),
+                    format!("notifier name {:?} is used twice", n.name.get_ref()),
+                );
+            }
+        }
+        let names: Vec<String> = raw
+            .notifier
+            .iter()
+            .map(|n| n.name.get_ref().clone())
+            .collect();
+        let watches = raw
+            .watch
+            .iter()
+            .map(|w| self.watch(w, &names))
+            .collect::<Vec<_>>();
+        let mut urls = std::collections::HashSet::new();
+        for w in &raw.watch {
+            if !urls.insert(w.url.get_ref().clone()) {
+                self.err(
+                    w.url.span(),
+                    format!("{:?} is watched twice", w.url.get_ref()),
+                );
+            }
+        }
+        Config {
+            path: None,
+            state_dir: raw.state_dir.clone(),
+            listen,
+            fetch,
+            problem_after: raw.problem_after.unwrap_or(3).max(1),
+            watches,
+            notifiers,
+        }
+    }
+
+    fn watch(&mut self, w: &WatchFile, notifiers: &[String]) -> Watch {
+        let url = self.url(&w.url, "url");
+        let mut watch = Watch::new(url);
+        watch.name = w.name.clone();
+        if let Some(i) = &w.interval {
+            if i.get_ref().0 < MIN_INTERVAL {
+                self.err(i.span(), "interval must be at least 100ms");
+            }
+            watch.interval = i.get_ref().0.max(MIN_INTERVAL);
+        }
+        watch.max_interval = match &w.max_interval {
+            Some(m) => {
+                if m.get_ref().0 < watch.interval {
+                    self.err(m.span(), "max_interval must not be shorter than interval");
+                }
+                m.get_ref().0.max(watch.interval)
+            }
+            None => DEFAULT_MAX_INTERVAL.max(watch.interval),
+        };
+        watch.adaptive = w.adaptive.unwrap_or(true);
+        if let Some(r) = w.retire_after {
+            watch.retire_after = r.0;
+        }
+        if let Some(n) = &w.notify {
+            for name in n.get_ref() {
+                if !notifiers.contains(name) {
+                    self.err(
+                        n.span(),
+                        format!("notify names {name:?}, but no [[notifier]] has that name"),
+                    );
+                }
+            }
+            watch.notify = Some(n.get_ref().clone());
+        }
+        watch.strategy = match (&w.selectors, w.extractor.as_deref()) {
+            (Some(sel), _) => Strategy::Css(sel.clone()),
+            (None, None) | (None, Some("auto")) => Strategy::Auto,
+            (None, Some(name)) => Strategy::Named(name.to_string()),
+        };
+        watch.announce_existing = w.announce_existing.unwrap_or(0);
+        watch
+    }
+
+    fn notifier(&mut self, n: &NotifierFile) -> Option<NotifierSpec> {
+        let kinds = n.kinds.as_ref().map(|k| {
+            k.get_ref()
+                .iter()
+                .filter_map(|s| {
+                    let parsed = EventKind::parse(s);
+                    if parsed.is_none() {
+                        self.err(
+                            k.span(),
+                            format!(
+                                "unknown event kind {s:?}; kinds are new, edit, correction, removed, problem, recovered, closed, test"
+                            ),
+                        );
+                    }
+                    parsed
+                })
+                .collect()
+        });
+        let regex = |v: &mut Self, r: &Option<Spanned<String>>| {
+            r.as_ref().and_then(|r| match regex::Regex::new(r.get_ref()) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    v.err(r.span(), format!("invalid regex: {e}"));
+                    None
+                }
+            })
+        };
+        let filter = Filter {
+            kinds,
+            blogs: n.blogs.clone(),
+            matches: regex(self, &n.match_),
+            exclude: regex(self, &n.exclude),
+        };
+        let need_url = |v: &mut Self| match &n.url {
+            Some(u) => Some(v.url(u, "url")),
+            None => {
+                v.err(
+                    n.kind.span(),
+                    format!("a {} notifier needs url = \"…\"", n.kind.get_ref()),
+                );
+                None
+            }
+        };
+        let secret = n.secret.as_ref().map(|s| self.expand(s));
+        let token = n.token.as_ref().map(|s| self.expand(s));
+        let chat_id = n.chat_id.as_ref().map(|s| self.expand(s));
+        let mut headers = BTreeMap::new();
+        for (k, v) in &n.headers {
+            let v = expand_env(v, self.env).unwrap_or_else(|var| {
+                self.err(
+                    n.name.span(),
+                    format!("header {k}: environment variable {var} is not set"),
+                );
+                String::new()
+            });
+            headers.insert(k.clone(), v);
+        }
+        let kind = match n.kind.get_ref().as_str() {
+            "stdout" => NotifierKind::Stdout {
+                json: n.json.unwrap_or(false),
+            },
+            "desktop" => NotifierKind::Desktop {
+                critical_urgency: !matches!(n.urgency.as_deref(), Some("normal")),
+            },
+            "webhook" => NotifierKind::Webhook {
+                url: need_url(self)?,
+                secret,
+                headers,
+            },
+            "slack" => NotifierKind::Slack {
+                url: need_url(self)?,
+                token,
+                channel: chat_id,
+            },
+            "discord" => NotifierKind::Discord {
+                url: need_url(self)?,
+            },
+            "ntfy" => NotifierKind::Ntfy {
+                url: need_url(self)?,
+                token,
+                priority: n.priority,
+            },
+            "telegram" => {
+                let url = match &n.url {
+                    Some(u) => self.url(u, "url"),
+                    None => "https://api.telegram.org".to_string(),
+                };
+                match (token, chat_id) {
+                    (Some(token), Some(chat_id)) => NotifierKind::Telegram {
+                        url,
+                        token,
+                        chat_id,
+                    },
+                    _ => {
+                        self.err(
+                            n.kind.span(),
+                            "a telegram notifier needs token = \"…\" and chat_id = \"…\"",
+                        );
+                        return None;
+                    }
+                }
+            }
+            other => {
+                self.err(
+                    n.kind.span(),
+                    format!(
+                        "unknown notifier type {other:?}; types are stdout, desktop, webhook, slack, discord, ntfy, telegram"
+                    ),
+                );
+                return None;
+            }
+        };
+        let default_burst = matches!(kind, NotifierKind::Desktop { .. })
+            .then_some((5, Duration::from_secs(60)));
+        let burst = match n.burst {
+            Some(0) => None,
+            Some(b) => Some((
+                b,
+                n.burst_window
+                    .map(|d| d.0)
+                    .unwrap_or(Duration::from_secs(60)),
+            )),
+            None => default_burst,
+        };
+        Some(NotifierSpec {
+            name: n.name.get_ref().clone(),
+            kind,
+            filter,
+            burst,
+            give_up_after: n
+                .give_up_after
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(24 * 3600)),
+            timeout: n.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
+        })
+    }
+}
+
+/// Replace every `${VAR}` with its value; `Err(VAR)` names the first unset one.
+pub fn expand_env(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let var = &after[..end];
+                out.push_str(&env(var).ok_or_else(|| var.to_string())?);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The default config path: `$XDG_CONFIG_HOME/livewatch/config.toml`, or
+/// `/etc/livewatch/config.toml` under systemd's `CONFIGURATION_DIRECTORY`.
+pub fn default_config_path() -> PathBuf {
+    if let Ok(dir) = std::env::var("CONFIGURATION_DIRECTORY") {
+        return PathBuf::from(dir).join("config.toml");
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("/etc"));
+    base.join("livewatch").join("config.toml")
+}
+
+/// The default state dir: `$STATE_DIRECTORY` (systemd) else `$XDG_STATE_HOME/livewatch`.
+pub fn default_state_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("STATE_DIRECTORY") {
+        // systemd may pass several, colon-separated; the first is ours.
+        return PathBuf::from(dir.split(':').next().unwrap_or(&dir));
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    base.join("livewatch")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn unknown_key_has_line_and_column() {
+        let src = "[[watch]]\nurl = \"https://a.example/\"\nintervall = \"30s\"\n";
+        let e = parse(src, "c.toml", &no_env).unwrap_err();
+        assert_eq!(e.0[0].line, 3, "{e}");
+        assert_eq!(e.0[0].col, 1, "{e}");
+        assert!(e.0[0].message.contains("intervall"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_points_at_value() {
+        let src = "[[watch]]\nurl = \"https://a.example/\"\ninterval = \"soon\"\n";
+        let e = parse(src, "c.toml", &no_env).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].col), (3, 12), "{e}");
+    }
+
+    #[test]
+    fn several_semantic_errors_are_all_reported() {
+        let src = r#"
+[[watch]]
+url = "ftp://a.example/"
+notify = ["nobody"]
+
+[[notifier]]
+name = "x"
+type = "pager"
+"#;
+        let e = parse(src, "c.toml", &no_env).unwrap_err();
+        assert_eq!(e.0.len(), 3, "{e}");
+        let lines: Vec<usize> = e.0.iter().map(|e| e.line).collect();
+        assert!(lines.contains(&3) && lines.contains(&4) && lines.contains(&8), "{e}");
+    }
+
+    #[test]
+    fn env_expansion() {
+        let env = |k: &str| (k == "S").then(|| "hush".to_string());
+        assert_eq!(expand_env("a${S}b", &env).unwrap(), "ahushb");
+        assert_eq!(expand_env("${NOPE}", &env).unwrap_err(), "NOPE");
+        let src = "[[notifier]]\nname = \"w\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1/\"\nsecret = \"${S}\"\n";
+        let cfg = parse(src, "c.toml", &env).unwrap();
+        match &cfg.notifiers[0].kind {
+            NotifierKind::Webhook { secret, .. } => assert_eq!(secret.as_deref(), Some("hush")),
+            k => panic!("{k:?}"),
+        }
+    }
+}
