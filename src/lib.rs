@@ -16,6 +16,7 @@
 
 pub mod extract;
 pub mod model;
+pub mod store;
 pub mod text;
 pub mod config;
 pub mod diff;
