@@ -30,7 +30,9 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+        parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -76,7 +78,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "mib" => 1024 * 1024,
         "g" | "gb" => 1000 * 1000 * 1000,
         "gib" => 1024 * 1024 * 1024,
-        u => return Err(format!("unknown size unit {u:?} in {s:?}; use KiB, MiB or GiB")),
+        u => {
+            return Err(format!(
+                "unknown size unit {u:?} in {s:?}; use KiB, MiB or GiB"
+            ))
+        }
     };
     Ok(n.saturating_mul(mult))
 }
@@ -346,7 +352,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -391,10 +401,7 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let raw: ConfigFile = toml::from_str(src).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(src, s.start))
-            .unwrap_or((1, 1));
+        let (line, col) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
         ConfigErrors(vec![ConfigError {
             file: file.to_string(),
             line,
@@ -498,8 +505,11 @@ impl Validator<'_> {
             timeout: raw.timeout.map(|d| d.0).unwrap_or(defaults.timeout),
             user_agent: raw.user_agent.clone().unwrap_or(defaults.user_agent),
         };
-        let notifiers: Vec<NotifierSpec> =
-            raw.notifier.iter().filter_map(|n| self.notifier(n)).collect();
+        let notifiers: Vec<NotifierSpec> = raw
+            .notifier
+            .iter()
+            .filter_map(|n| self.notifier(n))
+            .collect();
         let mut seen = std::collections::HashSet::new();
         for n in &raw.notifier {
             if !seen.insert(n.name.get_ref().clone()) {
@@ -601,13 +611,14 @@ impl Validator<'_> {
                 .collect()
         });
         let regex = |v: &mut Self, r: &Option<Spanned<String>>| {
-            r.as_ref().and_then(|r| match regex::Regex::new(r.get_ref()) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    v.err(r.span(), format!("invalid regex: {e}"));
-                    None
-                }
-            })
+            r.as_ref()
+                .and_then(|r| match regex::Regex::new(r.get_ref()) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        v.err(r.span(), format!("invalid regex: {e}"));
+                        None
+                    }
+                })
         };
         let filter = Filter {
             kinds,
@@ -694,8 +705,8 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let default_burst = matches!(kind, NotifierKind::Desktop { .. })
-            .then_some((5, Duration::from_secs(60)));
+        let default_burst =
+            matches!(kind, NotifierKind::Desktop { .. }).then_some((5, Duration::from_secs(60)));
         let burst = match n.burst {
             Some(0) => None,
             Some(b) => Some((
@@ -817,7 +828,10 @@ type = "pager"
         let e = parse(src, "c.toml", &no_env).unwrap_err();
         assert_eq!(e.0.len(), 3, "{e}");
         let lines: Vec<usize> = e.0.iter().map(|e| e.line).collect();
-        assert!(lines.contains(&3) && lines.contains(&4) && lines.contains(&8), "{e}");
+        assert!(
+            lines.contains(&3) && lines.contains(&4) && lines.contains(&8),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,10 +14,14 @@
 //! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
 //! [`cli`] (the commands), [`telemetry`] (logging).
 
-pub mod extract;
-pub mod model;
-pub mod store;
-pub mod text;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod diff;
+pub mod extract;
 pub mod fetch;
+pub mod model;
+pub mod notify;
+pub mod store;
+pub mod telemetry;
+pub mod text;

@@ -151,6 +151,23 @@ impl Event {
             (None, Some(m)) => m.clone(),
             (None, None) => String::new(),
         };
-        format!("[{}] {} — {}", self.kind, blog, crate::text::truncate(&what, 160))
+        format!(
+            "[{}] {} — {}",
+            self.kind,
+            blog,
+            crate::text::truncate(&what, 160)
+        )
     }
+}
+
+/// The id of the event for `kind` at `revision` of a post: derived from what identifies
+/// the change, so the same change detected again (after a crash before its commit) gets
+/// the same id, and receivers can drop it.
+pub fn event_id(blog_url: &str, post_id: &str, kind: EventKind, revision: u32) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [blog_url, post_id, kind.as_str(), &revision.to_string()] {
+        h.update(part.as_bytes());
+        h.update(b"\x00");
+    }
+    format!("evt_{}", &h.finalize().to_hex()[..26])
 }

@@ -13,29 +13,56 @@ pub const CORRECTION_RULES: &[(&str, &str)] = &[
     ("en", r"corrections?\s*[:\-–—]"),
     ("en", r"clarifications?\s*[:\-–—]"),
     ("en", r"editor'?s\s+note\s*[:\-–—]"),
-    ("en", r"update(?:d)?\s*[:\-–—]\s*(?:this|an earlier)\s+(?:post|version|article|story)\s+(?:has been|was)\s+(?:updated|amended|corrected)"),
-    ("en", r"an\s+earlier\s+version\s+of\s+this\s+(?:post|article|story|entry|update|report)"),
-    ("en", r"this\s+(?:post|article|story|entry|update)\s+(?:has\s+been|was)\s+(?:updated|amended|changed|edited)\s+to\s+(?:correct|clarify|reflect)"),
-    ("en", r"this\s+(?:post|article|story|entry|update)\s+(?:has\s+been|was)\s+corrected"),
-    ("en", r"we\s+(?:have\s+)?(?:corrected|amended)\s+(?:this|an\s+earlier)"),
+    (
+        "en",
+        r"update(?:d)?\s*[:\-–—]\s*(?:this|an earlier)\s+(?:post|version|article|story)\s+(?:has been|was)\s+(?:updated|amended|corrected)",
+    ),
+    (
+        "en",
+        r"an\s+earlier\s+version\s+of\s+this\s+(?:post|article|story|entry|update|report)",
+    ),
+    (
+        "en",
+        r"this\s+(?:post|article|story|entry|update)\s+(?:has\s+been|was)\s+(?:updated|amended|changed|edited)\s+to\s+(?:correct|clarify|reflect)",
+    ),
+    (
+        "en",
+        r"this\s+(?:post|article|story|entry|update)\s+(?:has\s+been|was)\s+corrected",
+    ),
+    (
+        "en",
+        r"we\s+(?:have\s+)?(?:corrected|amended)\s+(?:this|an\s+earlier)",
+    ),
     ("de", r"korrektur\s*[:\-–—]"),
     ("de", r"richtigstellung\s*[:\-–—]"),
     ("de", r"anmerkung\s+der\s+redaktion\s*[:\-–—]"),
-    ("de", r"in\s+einer\s+früheren\s+version\s+(?:dieses|des)\s+(?:beitrags|artikels|eintrags)"),
+    (
+        "de",
+        r"in\s+einer\s+früheren\s+version\s+(?:dieses|des)\s+(?:beitrags|artikels|eintrags)",
+    ),
     ("fr", r"correctif\s*[:\-–—]"),
     ("fr", r"rectificatif\s*[:\-–—]"),
     ("fr", r"correction\s*[:\-–—]"),
     ("fr", r"note\s+de\s+la\s+rédaction\s*[:\-–—]"),
-    ("fr", r"une\s+version\s+précédente\s+de\s+(?:ce|cet)\s+(?:article|billet|post)"),
+    (
+        "fr",
+        r"une\s+version\s+précédente\s+de\s+(?:ce|cet)\s+(?:article|billet|post)",
+    ),
     ("es", r"corrección\s*[:\-–—]"),
     ("es", r"fe\s+de\s+erratas\s*[:\-–—]"),
     ("es", r"nota\s+del\s+editor\s*[:\-–—]"),
     ("es", r"aclaración\s*[:\-–—]"),
-    ("es", r"una\s+versión\s+anterior\s+de\s+(?:esta|este)\s+(?:nota|artículo|entrada|publicación)"),
+    (
+        "es",
+        r"una\s+versión\s+anterior\s+de\s+(?:esta|este)\s+(?:nota|artículo|entrada|publicación)",
+    ),
     ("it", r"correzione\s*[:\-–—]"),
     ("it", r"rettifica\s*[:\-–—]"),
     ("it", r"nota\s+della\s+redazione\s*[:\-–—]"),
-    ("it", r"una\s+versione\s+precedente\s+di\s+questo\s+(?:articolo|post)"),
+    (
+        "it",
+        r"una\s+versione\s+precedente\s+di\s+questo\s+(?:articolo|post)",
+    ),
 ];
 
 static RULES: LazyLock<Regex> = LazyLock::new(|| {
@@ -115,7 +142,10 @@ mod tests {
     #[test]
     fn notes_are_found_per_paragraph() {
         let t = "First paragraph.\n\nCorrection: it was Tuesday.\n\nLast.";
-        assert_eq!(correction_notes(t), vec!["Correction: it was Tuesday.".to_string()]);
+        assert_eq!(
+            correction_notes(t),
+            vec!["Correction: it was Tuesday.".to_string()]
+        );
         assert!(correction_notes("A market correction is coming.").is_empty());
     }
 }

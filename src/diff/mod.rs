@@ -109,7 +109,11 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
         return Outcome {
             changes: vec![],
             updates: vec![],
-            health: if known.is_empty() { Health::Ok } else { Health::NoPosts },
+            health: if known.is_empty() {
+                Health::Ok
+            } else {
+                Health::NoPosts
+            },
         };
     }
     let by_id: HashMap<&str, &Known> = known.iter().map(|k| (k.post.id.as_str(), k)).collect();
@@ -189,10 +193,11 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
     // Missing posts: removed from the middle, or scrolled off the old end.
     let present_list: Vec<&Known> = present.values().collect();
     let mut removals = Vec::new();
-    for k in known.iter().filter(|k| !k.removed && !present.contains_key(k.post.id.as_str())) {
-        let older_present = present_list
-            .iter()
-            .any(|p| p.cmp_age(k) == Ordering::Less);
+    for k in known
+        .iter()
+        .filter(|k| !k.removed && !present.contains_key(k.post.id.as_str()))
+    {
+        let older_present = present_list.iter().any(|p| p.cmp_age(k) == Ordering::Less);
         let mut k2 = k.clone();
         if older_present {
             k2.off_page = false;

@@ -28,8 +28,10 @@ static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"https?://[^\s"'<>)\]]+"#).expect("valid regex"));
 
 static COUNTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b\d[\d,.]*\s*[km]?\s*(?:comments?|shares?|likes?|views?|reactions?|replies)\b")
-        .expect("valid regex")
+    Regex::new(
+        r"(?i)\b\d[\d,.]*\s*[km]?\s*(?:comments?|shares?|likes?|views?|reactions?|replies)\b",
+    )
+    .expect("valid regex")
 });
 
 /// Normalise one piece of text for comparison.
@@ -44,7 +46,12 @@ pub fn normalize_text(s: &str) -> String {
 /// Typographic variants that editors' tools and CMS templates swap freely.
 fn fold_chars(s: &str) -> String {
     s.chars()
-        .filter(|c| !matches!(c, '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}'))
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}'
+            )
+        })
         .map(|c| match c {
             '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{2032}' => '\'',
             '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{2033}' | '«' | '»' => '"',
@@ -91,9 +98,18 @@ mod tests {
 
     #[test]
     fn relative_times_are_dropped() {
-        assert_eq!(normalize_text("Posted 16 min ago"), normalize_text("Posted 17 mins ago"));
-        assert_eq!(normalize_text("vor 3 Minuten aktualisiert"), normalize_text("vor 5 Minuten aktualisiert"));
-        assert_eq!(normalize_text("Updated 2 hours ago: x"), normalize_text("Updated 1 hour ago: x"));
+        assert_eq!(
+            normalize_text("Posted 16 min ago"),
+            normalize_text("Posted 17 mins ago")
+        );
+        assert_eq!(
+            normalize_text("vor 3 Minuten aktualisiert"),
+            normalize_text("vor 5 Minuten aktualisiert")
+        );
+        assert_eq!(
+            normalize_text("Updated 2 hours ago: x"),
+            normalize_text("Updated 1 hour ago: x")
+        );
     }
 
     #[test]
@@ -106,12 +122,18 @@ mod tests {
 
     #[test]
     fn counters_are_dropped() {
-        assert_eq!(normalize_text("Great goal 12 comments"), normalize_text("Great goal 1,204 comments"));
+        assert_eq!(
+            normalize_text("Great goal 12 comments"),
+            normalize_text("Great goal 1,204 comments")
+        );
     }
 
     #[test]
     fn real_changes_still_differ() {
-        assert_ne!(normalize_text("60-year-old woman"), normalize_text("61-year-old woman"));
+        assert_ne!(
+            normalize_text("60-year-old woman"),
+            normalize_text("61-year-old woman")
+        );
         assert_ne!(normalize_text("Ukrainan"), normalize_text("Ukrainian"));
     }
 

@@ -33,23 +33,40 @@ fn baseline(posts: &[Post]) -> Vec<Known> {
 #[test]
 fn new_posts_oldest_first() {
     let mut k = baseline(&[post("a", 1, "A")]);
-    let got = poll(&mut k, &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")], 1);
+    let got = poll(
+        &mut k,
+        &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")],
+        1,
+    );
     assert_eq!(
         got,
         vec![(EventKind::New, "b".into()), (EventKind::New, "c".into())]
     );
-    assert!(poll(&mut k, &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")], 2).is_empty());
+    assert!(poll(
+        &mut k,
+        &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")],
+        2
+    )
+    .is_empty());
 }
 
 #[test]
 fn edit_and_correction() {
     let mut k = baseline(&[post("a", 1, "The minister said 12."), post("b", 2, "B")]);
-    let got = poll(&mut k, &[post("a", 1, "The minister said 21."), post("b", 2, "B")], 1);
+    let got = poll(
+        &mut k,
+        &[post("a", 1, "The minister said 21."), post("b", 2, "B")],
+        1,
+    );
     assert_eq!(got, vec![(EventKind::Edit, "a".into())]);
     let got = poll(
         &mut k,
         &[
-            post("a", 1, "The minister said 22.\n\nCorrection: an earlier version said 21."),
+            post(
+                "a",
+                1,
+                "The minister said 22.\n\nCorrection: an earlier version said 21.",
+            ),
             post("b", 2, "B"),
         ],
         2,
@@ -59,7 +76,11 @@ fn edit_and_correction() {
     let got = poll(
         &mut k,
         &[
-            post("a", 1, "The minister said 23.\n\nCorrection: an earlier version said 21."),
+            post(
+                "a",
+                1,
+                "The minister said 23.\n\nCorrection: an earlier version said 21.",
+            ),
             post("b", 2, "B"),
         ],
         3,
@@ -81,8 +102,14 @@ fn removal_needs_two_polls_and_an_older_post() {
     let all = [post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")];
     let mut k = baseline(&all);
     let without_b = [post("c", 3, "C"), post("a", 1, "A")];
-    assert!(poll(&mut k, &without_b, 1).is_empty(), "one flaky poll is not a removal");
-    assert_eq!(poll(&mut k, &without_b, 2), vec![(EventKind::Removed, "b".into())]);
+    assert!(
+        poll(&mut k, &without_b, 1).is_empty(),
+        "one flaky poll is not a removal"
+    );
+    assert_eq!(
+        poll(&mut k, &without_b, 2),
+        vec![(EventKind::Removed, "b".into())]
+    );
     assert!(poll(&mut k, &without_b, 3).is_empty(), "reported once");
     // It comes back: an edit of the old post, not a new one.
     assert_eq!(poll(&mut k, &all, 4), vec![(EventKind::Edit, "b".into())]);
@@ -103,7 +130,10 @@ fn pagination_is_not_removal() {
     let mut k = baseline(&[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")]);
     let window = [post("e", 5, "E"), post("d", 4, "D"), post("c", 3, "C")];
     let got = poll(&mut k, &window, 1);
-    assert_eq!(got, vec![(EventKind::New, "d".into()), (EventKind::New, "e".into())]);
+    assert_eq!(
+        got,
+        vec![(EventKind::New, "d".into()), (EventKind::New, "e".into())]
+    );
     assert!(poll(&mut k, &window, 2).is_empty());
     assert!(poll(&mut k, &window, 3).is_empty());
 }
@@ -118,18 +148,33 @@ fn vanished_list_is_a_problem_not_removals() {
     assert_eq!(out.health, Health::ListReplaced);
     assert!(out.changes.is_empty());
     // Still fine afterwards.
-    assert!(poll(&mut k, &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")], 2).is_empty());
+    assert!(poll(
+        &mut k,
+        &[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")],
+        2
+    )
+    .is_empty());
 }
 
 #[test]
 fn posts_without_times_use_first_seen_order() {
-    let mut k = baseline(&[Post::new("c", "C"), Post::new("b", "B"), Post::new("a", "A")]);
+    let mut k = baseline(&[
+        Post::new("c", "C"),
+        Post::new("b", "B"),
+        Post::new("a", "A"),
+    ]);
     let without_b = [Post::new("c", "C"), Post::new("a", "A")];
     poll(&mut k, &without_b, 1);
-    assert_eq!(poll(&mut k, &without_b, 2), vec![(EventKind::Removed, "b".into())]);
+    assert_eq!(
+        poll(&mut k, &without_b, 2),
+        vec![(EventKind::Removed, "b".into())]
+    );
     let without_a = [Post::new("c", "C")];
     poll(&mut k, &without_a, 3);
-    assert!(poll(&mut k, &without_a, 4).is_empty(), "the oldest leaving is pagination");
+    assert!(
+        poll(&mut k, &without_a, 4).is_empty(),
+        "the oldest leaving is pagination"
+    );
 }
 
 #[test]
@@ -137,7 +182,10 @@ fn word_diff_is_short_and_marks_changes() {
     let old = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen Ukrainan president said";
     let new = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen Ukrainian president said";
     let d = word_diff(old, new);
-    assert!(d.contains("[-Ukrainan-]") && d.contains("{+Ukrainian+}"), "{d}");
+    assert!(
+        d.contains("[-Ukrainan-]") && d.contains("{+Ukrainian+}"),
+        "{d}"
+    );
     assert!(d.starts_with('…'), "{d}");
     assert!(!d.contains("one two"), "{d}");
 }

@@ -136,7 +136,10 @@ impl Fetcher {
     pub async fn host_permit(&self, url: &str) -> OwnedSemaphorePermit {
         let host = url::Url::parse(url)
             .ok()
-            .and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))))
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+            })
             .unwrap_or_default();
         let sem = {
             // A std Mutex: held only for the map lookup, never across an .await.
@@ -285,16 +288,26 @@ mod tests {
         let future = chrono::Utc::now() + chrono::Duration::seconds(120);
         h.insert(header::RETRY_AFTER, future.to_rfc2822().parse().unwrap());
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }
 
     #[test]
     fn error_classes() {
-        let e = FetchError::Status { status: 503, retry_after: None };
+        let e = FetchError::Status {
+            status: 503,
+            retry_after: None,
+        };
         assert_eq!(e.class(), "http_5xx");
-        assert!(FetchError::Status { status: 410, retry_after: None }.is_gone());
+        assert!(FetchError::Status {
+            status: 410,
+            retry_after: None
+        }
+        .is_gone());
         assert_eq!(FetchError::TooLarge { cap: 1 }.class(), "too_large");
     }
 }

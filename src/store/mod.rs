@@ -166,6 +166,15 @@ pub struct Pending {
     pub last_error: Option<String>,
 }
 
+/// A post as it stands now, with when livewatch first saw it and last saw it change.
+#[derive(Debug, Clone)]
+pub struct CurrentPost {
+    pub post: Post,
+    pub first_seen: DateTime<Utc>,
+    pub changed: DateTime<Utc>,
+    pub revision: u32,
+}
+
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -202,21 +211,28 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
         // NORMAL is durable across process crashes in WAL mode; only a power loss can
         // lose the last commits (CRATES.md: 27 µs vs 166 µs per commit).
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(open_err)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path, found: version });
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+            });
         }
         for (v, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(open_err)?;
             tx.execute_batch(sql).map_err(open_err)?;
-            tx.pragma_update(None, "user_version", v as i64 + 1).map_err(open_err)?;
+            tx.pragma_update(None, "user_version", v as i64 + 1)
+                .map_err(open_err)?;
             tx.commit().map_err(open_err)?;
         }
         Ok(Store {
@@ -230,7 +246,10 @@ impl Store {
     }
 
     /// Run `f` with the connection, synchronously.
-    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn)
     }
@@ -250,8 +269,11 @@ impl Store {
     pub fn blog(&self, url: &str) -> Result<BlogRow, StoreError> {
         self.with(|c| {
             c.execute("INSERT OR IGNORE INTO blogs (url) VALUES (?1)", [url])?;
-            let row = c
-                .query_row(&format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"), [url], blog_row)?;
+            let row = c.query_row(
+                &format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"),
+                [url],
+                blog_row,
+            )?;
             Ok(row)
         })
     }
@@ -409,7 +431,12 @@ impl Store {
 
     /// The next deliveries for `notifier`, oldest first, at most one per blog (order per
     /// blog is kept: a blog's next event waits until the one before it is settled).
-    pub fn due(&self, notifier: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    pub fn due(
+        &self,
+        notifier: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Pending>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
@@ -448,7 +475,13 @@ impl Store {
         })
     }
 
-    pub fn mark_done(&self, seq: i64, notifier: &str, remote_id: Option<&str>, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn mark_done(
+        &self,
+        seq: i64,
+        notifier: &str,
+        remote_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET state = 'done', attempts = attempts + 1, done_at = ?3,
@@ -460,7 +493,13 @@ impl Store {
         })
     }
 
-    pub fn mark_retry(&self, seq: i64, notifier: &str, next_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+    pub fn mark_retry(
+        &self,
+        seq: i64,
+        notifier: &str,
+        next_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, next_at = ?3, last_error = ?4
@@ -509,8 +548,16 @@ impl Store {
     /// Counts of deliveries by state.
     pub fn outbox_depth(&self) -> Result<(i64, i64), StoreError> {
         self.with(|c| {
-            let pending = c.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'", [], |r| r.get(0))?;
-            let dead = c.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
+            let pending = c.query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            let dead = c.query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'dead'",
+                [],
+                |r| r.get(0),
+            )?;
             Ok((pending, dead))
         })
     }
@@ -541,7 +588,12 @@ impl Store {
     }
 
     /// The remote message id a notifier got for an earlier event about the same post.
-    pub fn remote_id_for_post(&self, notifier: &str, blog_id: i64, post_id: &str) -> Result<Option<String>, StoreError> {
+    pub fn remote_id_for_post(
+        &self,
+        notifier: &str,
+        blog_id: i64,
+        post_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         self.with(|c| {
             Ok(c.query_row(
                 "SELECT d.remote_id FROM deliveries d JOIN events e ON e.seq = d.event_seq
@@ -557,9 +609,13 @@ impl Store {
     /// Events after `seq` (all blogs), oldest first: for SSE resume and feeds.
     pub fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT seq, event FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let mut st = c.prepare_cached(
+                "SELECT seq, event FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
             let rows = st
-                .query_map(params![seq, limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                .query_map(params![seq, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter()
                 .map(|(s, e)| Ok((s, serde_json::from_str(&e)?)))
@@ -569,11 +625,16 @@ impl Store {
 
     /// The sequence number of an event id.
     pub fn event_seq(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        self.with(|c| Ok(c.query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0)).optional()?))
+        self.with(|c| {
+            Ok(
+                c.query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
     }
 
     /// Current posts of a blog with their last change time, for feeds.
-    pub fn current_posts(&self, blog_id: i64) -> Result<Vec<(Post, DateTime<Utc>, DateTime<Utc>, u32)>, StoreError> {
+    pub fn current_posts(&self, blog_id: i64) -> Result<Vec<CurrentPost>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT post, first_seen_at, changed_at, revision FROM posts WHERE blog_id = ?1 AND removed = 0",
@@ -585,12 +646,12 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter()
                 .map(|(p, f, ch, rev)| {
-                    Ok((
-                        serde_json::from_str(&p)?,
-                        from_ms(Some(f)).unwrap_or_default(),
-                        from_ms(Some(ch)).unwrap_or_default(),
-                        rev,
-                    ))
+                    Ok(CurrentPost {
+                        post: serde_json::from_str(&p)?,
+                        first_seen: from_ms(Some(f)).unwrap_or_default(),
+                        changed: from_ms(Some(ch)).unwrap_or_default(),
+                        revision: rev,
+                    })
                 })
                 .collect()
         })
@@ -605,7 +666,8 @@ impl Store {
     }
 }
 
-const BLOG_COLS: &str = "id, url, title, etag, last_modified, body_hash, polls, baseline_done, failures,
+const BLOG_COLS: &str =
+    "id, url, title, etag, last_modified, body_hash, polls, baseline_done, failures,
     last_error, status, last_poll_at, last_success_at, last_new_post_at, retired, sched";
 
 fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
@@ -657,7 +719,12 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
     }))
 }
 
-fn write_posts(tx: &Transaction<'_>, blog_id: i64, updates: &[Known], now: i64) -> Result<(), StoreError> {
+fn write_posts(
+    tx: &Transaction<'_>,
+    blog_id: i64,
+    updates: &[Known],
+    now: i64,
+) -> Result<(), StoreError> {
     let mut up = tx.prepare_cached(
         "INSERT INTO posts (blog_id, post_id, post, fingerprint, revision, order_poll, order_pos,
             missing, removed, off_page, first_seen_at, changed_at)
@@ -691,7 +758,12 @@ fn write_posts(tx: &Transaction<'_>, blog_id: i64, updates: &[Known], now: i64) 
     Ok(())
 }
 
-fn write_events(tx: &Transaction<'_>, blog_id: i64, events: &[(Event, Vec<String>)], now: i64) -> Result<Vec<i64>, StoreError> {
+fn write_events(
+    tx: &Transaction<'_>,
+    blog_id: i64,
+    events: &[(Event, Vec<String>)],
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
     let mut ev = tx.prepare_cached(
         "INSERT OR IGNORE INTO events (id, blog_id, kind, post_id, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;

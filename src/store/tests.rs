@@ -33,7 +33,10 @@ fn migrates_and_reopens_with_state() {
         }),
         body_hash: Some([7; 32]),
         updates: vec![Known::first_seen(Post::new("p1", "hello"), 0, 0)],
-        events: vec![(event("evt_1", EventKind::New, "p1"), vec!["a".into(), "b".into()])],
+        events: vec![(
+            event("evt_1", EventKind::New, "p1"),
+            vec!["a".into(), "b".into()],
+        )],
         ..Default::default()
     };
     let seqs = s.save_poll(b.id, &rec).unwrap();
@@ -48,7 +51,9 @@ fn migrates_and_reopens_with_state() {
     assert_eq!(k.len(), 1);
     assert_eq!(k[0].post.body, "hello");
     assert_eq!(s.outbox(Some("pending")).unwrap().len(), 2);
-    let v: i64 = s.with(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)).unwrap();
+    let v: i64 = s
+        .with(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+        .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
 }
 
@@ -89,9 +94,15 @@ fn due_keeps_order_per_blog() {
     let ids: Vec<&str> = due.iter().map(|p| p.event.id.as_str()).collect();
     assert_eq!(ids, vec!["e1", "e3"]);
     // e1 waits for a retry: e2 must not overtake it, b2 goes on.
-    s.mark_retry(due[0].seq, "n", now + chrono::Duration::seconds(60), "503").unwrap();
+    s.mark_retry(due[0].seq, "n", now + chrono::Duration::seconds(60), "503")
+        .unwrap();
     s.mark_done(due[1].seq, "n", None, now).unwrap();
-    let ids: Vec<String> = s.due("n", now, 10).unwrap().into_iter().map(|p| p.event.id).collect();
+    let ids: Vec<String> = s
+        .due("n", now, 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.event.id)
+        .collect();
     assert_eq!(ids, vec!["e4"]);
     s.mark_dead(due[0].seq, "n", "400").unwrap();
     assert_eq!(s.outbox(Some("dead")).unwrap().len(), 1);

@@ -1,0 +1,528 @@
+//! The command line (`livewatch --help`). Commands and options are the public interface
+//! in the README; `main.rs` only calls [`main`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::daemon::Daemon;
+use crate::extract::{self, Page, Strategy};
+use crate::store::Store;
+
+/// Follow news live blogs post by post: new posts, edits, corrections and removals.
+#[derive(Debug, Parser)]
+#[command(name = "livewatch", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More logging (-v debug for livewatch, -vv everything). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors in the log.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Follow live blogs in the foreground, no config file needed.
+    Watch(WatchArgs),
+    /// The daemon: watch every blog in the config until SIGTERM/SIGINT; SIGHUP reloads.
+    Run(RunArgs),
+    /// Fetch (or read) a page once and print its posts, newest first. Stores nothing.
+    Check(CheckArgs),
+    /// Config file commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Send one test event to every configured notifier and say what happened.
+    NotifyTest(ConfigArgs),
+    /// Show each blog's state: last poll, posts seen, errors, pending events.
+    Status(StatusArgs),
+    /// List pending and dead-lettered events; `outbox retry` re-queues the dead ones.
+    Outbox(OutboxArgs),
+}
+
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// Live blog URLs.
+    #[arg(required = true)]
+    urls: Vec<String>,
+    /// Poll interval (e.g. 30s, 5m; at least 100ms).
+    #[arg(long, default_value = "60s")]
+    interval: String,
+    /// Also send events to: desktop, webhook=URL, slack=URL, discord=URL, ntfy=URL.
+    #[arg(long = "notify", value_name = "SPEC")]
+    notify: Vec<String>,
+    /// Print events as JSON lines instead of readable lines.
+    #[arg(long)]
+    json: bool,
+    /// State directory (default: $STATE_DIRECTORY or $XDG_STATE_HOME/livewatch).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Keep the interval fixed (no adaptive polling).
+    #[arg(long)]
+    no_adaptive: bool,
+    /// On the first poll, announce the newest N posts instead of a silent baseline.
+    #[arg(long, default_value_t = 0)]
+    announce_existing: usize,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/livewatch/config.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// State directory (overrides the config's state_dir).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Keep every watch's interval fixed.
+    #[arg(long)]
+    no_adaptive: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// A URL to fetch, or a saved HTML file.
+    target: String,
+    /// One post object per line.
+    #[arg(long)]
+    json: bool,
+    /// Use only this extractor: jsonld, microdata, generic, or a site profile name.
+    #[arg(long)]
+    extractor: Option<String>,
+    /// The page's URL, when TARGET is a file (to resolve links and pick a site profile).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a config; errors are printed as FILE:LINE:COL: message (exit 2).
+    Check {
+        /// Config file (default: $XDG_CONFIG_HOME/livewatch/config.toml).
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/livewatch/config.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// One JSON object per blog.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct OutboxArgs {
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// `retry`: put dead-lettered events back in the queue.
+    action: Option<String>,
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
+    crate::telemetry::init(verbosity);
+    let result = match cli.command {
+        Command::Check(a) => check(a),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(file),
+        Command::Watch(a) => runtime().and_then(|rt| rt.block_on(watch(a))),
+        Command::Run(a) => runtime().and_then(|rt| rt.block_on(run(a))),
+        Command::NotifyTest(a) => runtime().and_then(|rt| rt.block_on(notify_test(a))),
+        Command::Status(a) => status(a),
+        Command::Outbox(a) => outbox(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(ce) = e.downcast_ref::<config::ConfigErrors>() {
+                eprintln!("{ce}");
+                return ExitCode::from(2);
+            }
+            eprintln!("livewatch: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("livewatch")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config> {
+    let path = path.unwrap_or_else(config::default_config_path);
+    Ok(config::load(&path)?)
+}
+
+fn state_dir(arg: Option<PathBuf>, cfg: Option<&Config>) -> PathBuf {
+    arg.or_else(|| cfg.and_then(|c| c.state_dir.clone()))
+        .unwrap_or_else(config::default_state_dir)
+}
+
+fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
+    let cfg = load_config(file)?;
+    println!(
+        "{}: ok ({} watches, {} notifiers)",
+        cfg.path.as_deref().unwrap_or(Path::new("?")).display(),
+        cfg.watches.len(),
+        cfg.notifiers.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// TOML for a `[[notifier]]` from a `--notify` spec such as `webhook=URL`.
+fn notifier_toml(i: usize, spec: &str) -> Result<String> {
+    let (kind, url) = match spec.split_once('=') {
+        Some((k, u)) => (k.trim(), Some(u.trim())),
+        None => (spec.trim(), None),
+    };
+    let mut t = format!(
+        "[[notifier]]\nname = \"{kind}-{i}\"\ntype = {}\n",
+        toml_str(kind)
+    );
+    if let Some(u) = url {
+        t.push_str(&format!("url = {}\n", toml_str(u)));
+    }
+    Ok(t)
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+async fn watch(a: WatchArgs) -> Result<ExitCode> {
+    let mut t = String::new();
+    for u in &a.urls {
+        t.push_str(&format!(
+            "[[watch]]\nurl = {}\ninterval = {}\nadaptive = {}\nannounce_existing = {}\n",
+            toml_str(u),
+            toml_str(&a.interval),
+            !a.no_adaptive,
+            a.announce_existing
+        ));
+    }
+    t.push_str(&format!(
+        "[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {}\nburst = 0\n",
+        a.json
+    ));
+    for (i, spec) in a.notify.iter().enumerate() {
+        t.push_str(&notifier_toml(i + 1, spec)?);
+    }
+    let cfg = config::parse(&t, "command line", &|k| std::env::var(k).ok())?;
+    let dir = state_dir(a.state, None);
+    serve(cfg, dir, None).await
+}
+
+async fn run(a: RunArgs) -> Result<ExitCode> {
+    let path = a.config.clone().unwrap_or_else(config::default_config_path);
+    let mut cfg = load_config(Some(path.clone()))?;
+    if a.no_adaptive {
+        cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
+    }
+    let dir = state_dir(a.state.clone(), Some(&cfg));
+    serve(cfg, dir, Some((path, a))).await
+}
+
+/// Run the daemon until SIGINT/SIGTERM; reload on SIGHUP when there is a config file.
+async fn serve(
+    cfg: Config,
+    dir: PathBuf,
+    reload_from: Option<(PathBuf, RunArgs)>,
+) -> Result<ExitCode> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut daemon = Daemon::new(cfg, dir.clone())
+        .with_context(|| format!("cannot start with state dir {}", dir.display()))?;
+    daemon.start();
+    tracing::info!(blogs = daemon.blog_count(), state = %dir.display(), "livewatch running");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let Some((path, args)) = &reload_from else {
+                    tracing::info!("SIGHUP ignored: no config file to reload");
+                    continue;
+                };
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, sd_notify::NotifyState::monotonic_usec_now().unwrap_or(sd_notify::NotifyState::Status("reloading"))]);
+                match config::load(path) {
+                    Ok(mut cfg) => {
+                        if args.no_adaptive {
+                            cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
+                        }
+                        daemon.reload(cfg).await;
+                    }
+                    Err(e) => tracing::error!("new configuration refused, keeping the old one:\n{e}"),
+                }
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+            }
+        }
+    }
+    tracing::info!("stopping");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    daemon.shutdown(Duration::from_secs(4)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(a: CheckArgs) -> Result<ExitCode> {
+    let fetched_at = chrono::Utc::now();
+    let (body, url, content_type) = if Path::new(&a.target).exists() {
+        let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
+        let url = a.url.clone().unwrap_or_else(|| {
+            let abs = std::fs::canonicalize(&a.target).unwrap_or_else(|_| PathBuf::from(&a.target));
+            format!("file://{}", abs.display())
+        });
+        (body, url, None)
+    } else {
+        let rt = runtime()?;
+        let fetcher = crate::fetch::Fetcher::new(config::FetchSettings::default())?;
+        let r = rt.block_on(fetcher.fetch(&a.target, &Default::default()));
+        match r.with_context(|| format!("cannot fetch {}", a.target))? {
+            crate::fetch::Fetched::Page(p) => (p.body, p.final_url, p.content_type),
+            crate::fetch::Fetched::NotModified => {
+                anyhow::bail!("the server answered 304 to an unconditional GET")
+            }
+        }
+    };
+    let page = Page {
+        url: &url,
+        body: &body,
+        content_type: content_type.as_deref(),
+        fetched_at,
+    };
+    let strategy = match a.extractor {
+        Some(n) if n != "auto" => Strategy::Named(n),
+        _ => Strategy::Auto,
+    };
+    let ex = extract::extract(&page, &strategy);
+    if ex.posts.is_empty() {
+        eprintln!("no posts found in {}", a.target);
+        for at in &ex.attempts {
+            eprintln!("  {}: {}", at.extractor, at.reason);
+        }
+        return Ok(ExitCode::from(1));
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        for p in &ex.posts {
+            writeln!(out, "{}", serde_json::to_string(p)?)?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{} — {} posts ({})",
+            ex.title.as_deref().unwrap_or(&url),
+            ex.posts.len(),
+            ex.extractor
+        )?;
+        for p in &ex.posts {
+            let time = p
+                .published
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "(no time)".into());
+            writeln!(
+                out,
+                "\n{time}  {}",
+                p.headline.as_deref().unwrap_or("(no headline)")
+            )?;
+            if let Some(b) = &p.byline {
+                writeln!(out, "  by {b}")?;
+            }
+            let first = p.body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            writeln!(out, "  {}", crate::text::truncate(first, 160))?;
+            writeln!(out, "  id: {}", p.id)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn notify_test(a: ConfigArgs) -> Result<ExitCode> {
+    let cfg = load_config(a.config)?;
+    if cfg.notifiers.is_empty() {
+        println!("no notifiers configured");
+        return Ok(ExitCode::from(1));
+    }
+    let fetcher = crate::fetch::Fetcher::new(cfg.fetch.clone())?;
+    let now = chrono::Utc::now();
+    let mut post = crate::model::Post::new(
+        "livewatch-test",
+        "This is a test event from livewatch notify-test.",
+    );
+    post.headline = Some("livewatch test notification".into());
+    post.published = Some(now);
+    let event = crate::model::Event {
+        id: format!("evt_test_{}", now.timestamp_millis()),
+        kind: crate::model::EventKind::Test,
+        detected_at: now,
+        blog: crate::model::BlogRef {
+            url: "https://example.org/livewatch-test".into(),
+            title: Some("livewatch".into()),
+        },
+        post: Some(post),
+        previous: None,
+        diff: None,
+        message: None,
+    };
+    let mut failed = 0;
+    for spec in &cfg.notifiers {
+        let n = crate::notify::build(spec, fetcher.client());
+        let d = crate::notify::Delivery {
+            event: &event,
+            earlier_remote_id: None,
+            attempt: 1,
+        };
+        match tokio::time::timeout(spec.timeout + Duration::from_secs(5), n.deliver(&d)).await {
+            Ok(Ok(_)) => println!("{} ({}): delivered", spec.name, spec.kind.type_name()),
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("{} ({}): FAILED: {e}", spec.name, spec.kind.type_name())
+            }
+            Err(_) => {
+                failed += 1;
+                println!(
+                    "{} ({}): FAILED: no answer in time",
+                    spec.name,
+                    spec.kind.type_name()
+                )
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<Store> {
+    let cfg = match (&state, &config) {
+        (Some(_), None) => None,
+        _ => {
+            let path = config.unwrap_or_else(config::default_config_path);
+            if path.exists() {
+                Some(config::load(&path)?)
+            } else {
+                None
+            }
+        }
+    };
+    let dir = state_dir(state, cfg.as_ref());
+    if !Store::file_in(&dir).exists() {
+        anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
+    }
+    Ok(Store::open(&dir)?)
+}
+
+fn status(a: StatusArgs) -> Result<ExitCode> {
+    let store = open_store(a.config, a.state)?;
+    let pending = store.pending_by_blog()?;
+    let now = chrono::Utc::now();
+    let ago = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
+        None => "never".to_string(),
+        Some(t) => {
+            let s = (now - t).num_seconds().max(0) as u64;
+            format!("{} ago", humantime::format_duration(Duration::from_secs(s)))
+        }
+    };
+    for b in store.blogs()? {
+        let (posts, removed) = store.post_counts(b.id)?;
+        let p = pending.get(&b.id).copied().unwrap_or(0);
+        if a.json {
+            let v = serde_json::json!({
+                "url": b.url, "title": b.title, "status": b.status, "retired": b.retired,
+                "polls": b.polls, "failures": b.failures, "last_error": b.last_error,
+                "last_poll_at": b.last_poll_at, "last_success_at": b.last_success_at,
+                "last_new_post_at": b.last_new_post_at, "posts": posts, "removed": removed,
+                "pending_events": p, "schedule": b.sched,
+            });
+            println!("{v}");
+        } else {
+            println!("{}", b.title.as_deref().unwrap_or(&b.url));
+            println!("  url:        {}", b.url);
+            println!(
+                "  status:     {}{}",
+                if b.retired { "retired; " } else { "" },
+                b.status
+            );
+            println!(
+                "  last poll:  {} ({} polls, {} failing in a row)",
+                ago(b.last_poll_at),
+                b.polls,
+                b.failures
+            );
+            println!("  last new:   {}", ago(b.last_new_post_at));
+            println!("  posts:      {posts} seen, {removed} removed; {p} events pending");
+            if let Some(r) = b.sched.get("reason").and_then(|v| v.as_str()) {
+                println!("  interval:   {r}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outbox(a: OutboxArgs) -> Result<ExitCode> {
+    let store = open_store(a.config, a.state)?;
+    match a.action.as_deref() {
+        Some("retry") => {
+            let n = store.retry_dead(chrono::Utc::now())?;
+            println!("{n} dead-lettered deliveries queued again");
+        }
+        Some(other) => {
+            anyhow::bail!("unknown outbox action {other:?}; use `livewatch outbox retry`")
+        }
+        None => {
+            let rows = store.outbox(None)?;
+            if rows.is_empty() {
+                println!("outbox empty: nothing pending, nothing dead");
+            }
+            for p in rows {
+                println!(
+                    "{:<7} {:<12} {} {:<10} attempts={} {}{}",
+                    p.state,
+                    p.notifier,
+                    p.event.id,
+                    p.event.kind.as_str(),
+                    p.attempts,
+                    crate::text::truncate(
+                        p.event.post.as_ref().map(|p| p.title()).unwrap_or(""),
+                        60
+                    ),
+                    p.last_error
+                        .map(|e| format!("  last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,205 @@
+//! The daemon: one task per watched blog (fetch → extract → diff → store), one delivery
+//! worker per notifier (outbox → notifier), and the control loop that handles signals.
+//!
+//! Shutdown is a `watch` channel every task selects on: a broadcast that also tells
+//! late subscribers the current state. Extraction and the store write run together on the
+//! blocking pool, so a poll that got its page always commits whole, even during shutdown.
+
+pub mod delivery;
+pub mod poll;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, NotifierSpec, Watch};
+use crate::fetch::Fetcher;
+use crate::notify::{self, Notifier};
+use crate::store::Store;
+
+/// What the running parts share.
+pub struct Shared {
+    pub store: Store,
+    pub fetcher: Fetcher,
+    /// Woken after every commit that added events.
+    pub wake: Notify,
+    pub problem_after: u32,
+}
+
+/// A configured notifier and the thing that delivers for it.
+#[derive(Clone)]
+pub struct Route {
+    pub spec: NotifierSpec,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// Daemon errors (startup only; at run time every failure is per blog or per notifier).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+}
+
+/// The running daemon.
+pub struct Daemon {
+    shared: Arc<Shared>,
+    config: Config,
+    routes: Arc<Vec<Route>>,
+    shutdown_tx: watch::Sender<bool>,
+    blogs: HashMap<String, (Watch, watch::Sender<bool>, JoinHandle<()>)>,
+    workers: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
+}
+
+impl Daemon {
+    /// Open the state and build the HTTP client and notifiers.
+    pub fn new(config: Config, state_dir: PathBuf) -> Result<Daemon, DaemonError> {
+        let store = Store::open(&state_dir)?;
+        let fetcher = Fetcher::new(config.fetch.clone())?;
+        let routes = Arc::new(build_routes(&config, fetcher.client()));
+        let (shutdown_tx, _) = watch::channel(false);
+        Ok(Daemon {
+            shared: Arc::new(Shared {
+                store,
+                fetcher,
+                wake: Notify::new(),
+                problem_after: config.problem_after,
+            }),
+            config,
+            routes,
+            shutdown_tx,
+            blogs: HashMap::new(),
+            workers: Vec::new(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Start every blog task and delivery worker.
+    pub fn start(&mut self) {
+        for w in self.config.watches.clone() {
+            self.start_blog(w);
+        }
+        self.start_workers();
+    }
+
+    fn start_blog(&mut self, w: Watch) {
+        let (tx, rx) = watch::channel(false);
+        let task = poll::BlogTask {
+            shared: self.shared.clone(),
+            watch: w.clone(),
+            routes: self.routes.clone(),
+        };
+        let handle = tokio::spawn(task.run(rx));
+        self.blogs.insert(w.url.clone(), (w, tx, handle));
+    }
+
+    fn start_workers(&mut self) {
+        for route in self.routes.iter() {
+            let (tx, rx) = watch::channel(false);
+            let worker = delivery::Worker {
+                shared: self.shared.clone(),
+                route: route.clone(),
+            };
+            self.workers.push((tx, tokio::spawn(worker.run(rx))));
+        }
+    }
+
+    /// Apply a new config: new blogs start, removed ones stop, changed ones restart with
+    /// their stored state; notifiers are rebuilt.
+    pub async fn reload(&mut self, config: Config) {
+        let routes_changed =
+            format!("{:?}", config.notifiers) != format!("{:?}", self.config.notifiers);
+        if routes_changed {
+            self.routes = Arc::new(build_routes(&config, self.shared.fetcher.client()));
+            for (tx, h) in self.workers.drain(..) {
+                let _ = tx.send(true);
+                let _ = h.await;
+            }
+            self.start_workers();
+        }
+        let wanted: HashMap<String, Watch> = config
+            .watches
+            .iter()
+            .map(|w| (w.url.clone(), w.clone()))
+            .collect();
+        let current: Vec<String> = self.blogs.keys().cloned().collect();
+        for url in current {
+            let keep = wanted.get(&url).is_some_and(|w| {
+                !routes_changed && self.blogs.get(&url).is_some_and(|(old, _, _)| old == w)
+            });
+            if !keep {
+                if let Some((_, tx, h)) = self.blogs.remove(&url) {
+                    let _ = tx.send(true);
+                    let _ = h.await;
+                }
+            }
+        }
+        for (url, w) in wanted {
+            if !self.blogs.contains_key(&url) {
+                self.start_blog(w);
+            }
+        }
+        self.config = config;
+        tracing::info!(
+            blogs = self.blogs.len(),
+            notifiers = self.routes.len(),
+            "configuration reloaded"
+        );
+    }
+
+    /// Stop everything; returns when every task has finished (or after `grace`).
+    pub async fn shutdown(&mut self, grace: Duration) {
+        let _ = self.shutdown_tx.send(true);
+        let mut handles = Vec::new();
+        for (_, (_, tx, h)) in self.blogs.drain() {
+            let _ = tx.send(true);
+            handles.push(h);
+        }
+        for (tx, h) in self.workers.drain(..) {
+            let _ = tx.send(true);
+            handles.push(h);
+        }
+        let all = futures_util::future::join_all(handles);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("some tasks did not stop within {grace:?}; their work stays queued");
+        }
+    }
+
+    /// Number of watched blogs.
+    pub fn blog_count(&self) -> usize {
+        self.blogs.len()
+    }
+}
+
+fn build_routes(config: &Config, client: &reqwest::Client) -> Vec<Route> {
+    config
+        .notifiers
+        .iter()
+        .map(|spec| Route {
+            spec: spec.clone(),
+            notifier: notify::build(spec, client),
+        })
+        .collect()
+}
+
+/// Wait for `rx` to turn true (shutdown).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
