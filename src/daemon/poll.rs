@@ -98,15 +98,56 @@ impl BlogTask {
         match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
-                self.touch(&blog, "ok: not modified (304)").await
+                self.unchanged(blog, "ok: not modified (304)", at).await
             }
             Ok(Fetched::Page(resp)) if blog.baseline_done && blog.body_hash == Some(resp.hash) => {
                 tracing::debug!(blog = %self.watch.url, "body unchanged");
-                self.touch(&blog, "ok: body unchanged").await
+                self.unchanged(blog, "ok: body unchanged", at).await
             }
             Ok(Fetched::Page(resp)) => self.process(blog, resp, at).await,
             Err(e) => self.failed(&blog, &e.to_string(), &e).await,
         }
+    }
+
+    /// The page did not change. It still counts as a poll for posts that went missing
+    /// in the previous one: the second look that confirms a removal.
+    async fn unchanged(
+        &self,
+        blog: BlogRow,
+        status: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> PollResult {
+        if blog.baseline_done {
+            let store = self.shared.store.clone();
+            let id = blog.id;
+            if let Ok(true) = store.call(move |s| s.has_pending_removals(id)).await {
+                let watch = self.watch.clone();
+                let routes = self.routes.clone();
+                let status = status.to_string();
+                let r = self
+                    .shared
+                    .store
+                    .call(move |s| confirm_missing(s, &watch, &routes, &blog, &status, at))
+                    .await;
+                return match r {
+                    Ok(n) => {
+                        if n > 0 {
+                            self.shared.wake.notify_waiters();
+                        }
+                        PollResult::Ok { events: n }
+                    }
+                    Err(e) => {
+                        tracing::error!(blog = %self.watch.url, "state: {e}");
+                        PollResult::Failed {
+                            failures: 1,
+                            retry_after: None,
+                            gone: false,
+                        }
+                    }
+                };
+            }
+        }
+        self.touch(&blog, status).await
     }
 
     async fn touch(&self, blog: &BlogRow, status: &str) -> PollResult {
@@ -297,6 +338,63 @@ pub fn route_events(
         .collect()
 }
 
+/// Re-run the diff on the unchanged page: the posts present are the known ones that
+/// were present last time.
+fn confirm_missing(
+    store: &Store,
+    watch: &Watch,
+    routes: &[Route],
+    blog: &BlogRow,
+    status: &str,
+    at: chrono::DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let known = store.known_posts(blog.id)?;
+    let mut present: Vec<&Known> = known
+        .iter()
+        .filter(|k| !k.removed && !k.off_page && k.missing == 0)
+        .collect();
+    present.sort_by(|a, b| b.order.cmp(&a.order));
+    let polled: Vec<crate::model::Post> = present.iter().map(|k| k.post.clone()).collect();
+    let outcome = diff::compare(&known, &polled, blog.polls);
+    let blog_ref = BlogRef {
+        url: watch.url.clone(),
+        title: watch.name.clone().or_else(|| blog.title.clone()),
+    };
+    let events: Vec<Event> = outcome
+        .changes
+        .into_iter()
+        .map(|c| change_event(&blog_ref, at, c))
+        .collect();
+    for e in &events {
+        tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
+    }
+    let n = events.len();
+    let rec = PollRecord {
+        at,
+        baseline_done: true,
+        status: status.to_string(),
+        updates: outcome.updates,
+        events: route_events(watch, routes, events),
+        ..Default::default()
+    };
+    store.save_poll(blog.id, &rec)?;
+    Ok(n)
+}
+
+/// The event for a post change.
+fn change_event(blog: &BlogRef, at: chrono::DateTime<Utc>, c: diff::Change) -> Event {
+    Event {
+        id: event_id(&blog.url, &c.post.id, c.kind, c.revision),
+        kind: c.kind,
+        detected_at: at,
+        blog: blog.clone(),
+        post: Some(c.post),
+        previous: c.previous,
+        diff: c.diff,
+        message: None,
+    }
+}
+
 enum Processed {
     Events(usize),
     NoPosts { blog: Box<BlogRow>, reason: String },
@@ -326,16 +424,6 @@ fn process_page(
     let blog_ref = BlogRef {
         url: watch.url.clone(),
         title: title.clone(),
-    };
-    let make = |kind: EventKind, c: diff::Change| Event {
-        id: event_id(&watch.url, &c.post.id, kind, c.revision),
-        kind,
-        detected_at: at,
-        blog: blog_ref.clone(),
-        post: Some(c.post),
-        previous: c.previous,
-        diff: c.diff,
-        message: None,
     };
     if extraction.posts.is_empty() {
         let tried: Vec<String> = extraction
@@ -375,8 +463,9 @@ fn process_page(
             .map(|(i, p)| Known::first_seen(p.clone(), blog.polls, i))
             .collect();
         for p in diff::newest(&extraction.posts, watch.announce_existing) {
-            events.push(make(
-                EventKind::New,
+            events.push(change_event(
+                &blog_ref,
+                at,
                 diff::Change {
                     kind: EventKind::New,
                     post: p,
@@ -405,10 +494,12 @@ fn process_page(
         }
         rec.new_post = outcome.changes.iter().any(|c| c.kind == EventKind::New);
         rec.updates = outcome.updates;
-        for c in outcome.changes {
-            let kind = c.kind;
-            events.push(make(kind, c));
-        }
+        events.extend(
+            outcome
+                .changes
+                .into_iter()
+                .map(|c| change_event(&blog_ref, at, c)),
+        );
     }
     if blog.failures >= problem_after {
         events.push(Event {

@@ -657,6 +657,16 @@ impl Store {
         })
     }
 
+    /// Does the blog have posts missing from the last poll, waiting for a second look?
+    pub fn has_pending_removals(&self, blog_id: i64) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM posts WHERE blog_id = ?1 AND missing > 0 AND removed = 0)",
+            )?;
+            Ok(st.query_row([blog_id], |r| r.get(0))?)
+        })
+    }
+
     /// Is the database writable? (health check)
     pub fn check_writable(&self) -> Result<(), StoreError> {
         self.with(|c| {
