@@ -1,10 +1,58 @@
 //! Extraction: page bytes + URL + fetch time → posts. Pure and synchronous: no network,
 //! no clock (the fetch time is passed in), so every extractor is testable on a file.
+//!
+//! # The chain
+//!
+//! [`extract`] decodes the bytes (charset from BOM, `Content-Type`, `<meta>`), parses the
+//! page once, then with [`Strategy::Auto`]:
+//!
+//! 1. reads schema.org structured data: JSON-LD `LiveBlogPosting`/`liveBlogUpdate`
+//!    ([`jsonld`]) and microdata `itemprop="liveBlogUpdate"` ([`microdata`]);
+//! 2. picks a built-in site profile ([`profiles`]) by host or by page markers, else the
+//!    generic extractor ([`generic`]: repeated sibling blocks with a time, or time-prefixed
+//!    headings);
+//! 3. **merges** the HTML posts with the structured ones: the HTML decides which posts the
+//!    page shows (structured entries that match no HTML post are dropped when the HTML
+//!    found posts), and each profile says which source wins for which field. With no HTML
+//!    posts, the structured posts are the result.
+//!
+//! # Post ids (public interface)
+//!
+//! - The publisher's id when the page has one: the post element's HTML `id` (e.g.
+//!   `block-646219928f08e408b758af95`, `h_90c1…`, `751105`, `419364605_event79`), else the
+//!   JSON-LD `@id`/`url` fragment or microdata url fragment.
+//! - Otherwise a derived id `lw-` + 16 hex digits of blake3 over what does not change when a
+//!   post is edited: its first stated absolute time (`published`, or the time a heading
+//!   starts with, resolved to UTC) plus its position among the posts with that same time
+//!   counted from the oldest (`t:<rfc3339>#<n>`). A post with no absolute time at all is
+//!   keyed by its headline (`h:<letters and digits of the headline>#<n>`), or, with no
+//!   headline either, by the first 64 letters/digits of its body (`b:…#<n>`); only this
+//!   last form changes when the start of the body is edited.
+//! - Relative times ("16 min ago") are never used for ids nor for `published`.
+//!
+//! Posts come newest first; a pinned copy of a post is dropped (same id, or same headline
+//! and body as another post).
 
-use chrono::{DateTime, Utc};
+pub mod css;
+pub mod decode;
+pub mod generic;
+pub mod jsonld;
+pub mod microdata;
+pub mod profiles;
+pub mod text;
+pub mod time;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Post;
+use profiles::{Merge, Prefer};
+use text::key;
 
 /// One fetched page, as the extractors see it.
 #[derive(Debug, Clone, Copy)]
@@ -77,10 +125,660 @@ pub struct Extraction {
     pub attempts: Vec<Attempt>,
 }
 
+/// A post as one source saw it, before merging and before ids are settled.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub id: Option<String>,
+    pub url: Option<String>,
+    pub headline: Option<String>,
+    pub byline: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub body: String,
+    pub captions: Vec<String>,
+    /// Text stated before the body (a time such as "12.50 BST") that must not start it.
+    pub prefix: Vec<String>,
+    /// The time of day a heading started with, for site rules that settle its date/zone.
+    pub clock: Option<time::Clock>,
+}
+
+/// What extractors know about the page as a whole.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub fetched_at: DateTime<Utc>,
+    /// The page's own date (last modified, else published, else the fetch time): the date
+    /// of time-of-day stamps such as "12.50 BST".
+    pub page_time: DateTime<Utc>,
+    /// The zone for stamps that state none ("11.13 Uhr", "3.51 pm").
+    pub zone: Tz,
+}
+
+impl Context {
+    /// A time-of-day or clock-and-date text to UTC, the date taken from the page.
+    pub fn clock_text(&self, raw: &str) -> Option<DateTime<Utc>> {
+        if let Some(t) = time::parse_clock_and_date(raw, self.zone) {
+            return Some(t);
+        }
+        let (clock, _) = time::parse_clock_prefix(raw)?;
+        self.at_clock(clock, None)
+    }
+
+    /// A time of day on `date` (else on the page's date in that zone; a result later than
+    /// the page's own time is taken to be the day before).
+    pub fn at_clock(&self, clock: time::Clock, date: Option<NaiveDate>) -> Option<DateTime<Utc>> {
+        let tz = clock.zone.unwrap_or(self.zone);
+        match date {
+            Some(d) => time::local_to_utc(d, clock.hour, clock.minute, tz),
+            None => {
+                let d = self.page_time.with_timezone(&tz).date_naive();
+                let t = time::local_to_utc(d, clock.hour, clock.minute, tz)?;
+                if t > self.page_time + chrono::Duration::minutes(90) {
+                    time::local_to_utc(d.pred_opt()?, clock.hour, clock.minute, tz)
+                } else {
+                    Some(t)
+                }
+            }
+        }
+    }
+}
+
+/// End-of-coverage phrases (lowercase), in one table. Only whole, unambiguous statements.
+pub const CLOSED_PHRASES: &[&str] = &[
+    "this blog is now closed",
+    "this live blog is now closed",
+    "this live blog has now closed",
+    "this live blog has ended",
+    "this live coverage has ended",
+    "our live coverage has ended",
+    "this live coverage is now closed",
+    "we've paused our live coverage",
+    "we are pausing our live coverage",
+    "this liveblog is now closed",
+    "dieser liveblog ist beendet",
+    "dieser ticker ist beendet",
+    "der liveblog ist beendet",
+    "dieser live-ticker ist beendet",
+    "ce direct est terminé",
+    "ce direct est désormais terminé",
+    "le direct est terminé",
+    "este directo ha finalizado",
+    "la cobertura en vivo ha terminado",
+    "este minuto a minuto ha finalizado",
+    "la diretta è terminata",
+    "questa diretta è terminata",
+    "il live è terminato",
+];
+
+static OG_TITLE: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"meta[property="og:title"], meta[name="og:title"]"#).unwrap()
+});
+static TITLE: LazyLock<Selector> = LazyLock::new(|| Selector::parse("title").unwrap());
+static META_TIMES: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(
+        r#"meta[property="article:modified_time"], meta[property="article:published_time"], meta[itemprop="dateModified"], meta[name="last-modified"]"#,
+    )
+    .unwrap()
+});
+
 /// Extract the posts of a page.
 ///
 /// Returns an `Extraction` with no posts (and `attempts` saying why) when nothing was found.
+/// Never panics on any input.
 pub fn extract(page: &Page<'_>, strategy: &Strategy) -> Extraction {
-    let _ = (page, strategy);
-    Extraction::default()
+    let text = decode::decode(page.body, page.content_type);
+    let doc = Html::parse_document(&text);
+    extract_doc(&doc, &text, page, strategy)
 }
+
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .host_str()
+        .map(str::to_ascii_lowercase)
+}
+
+fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> Extraction {
+    let mut out = Extraction {
+        title: title(doc),
+        ..Extraction::default()
+    };
+    let host = host_of(page.url);
+    let (blocks, json_errors) = jsonld::blocks(doc);
+    let blog = jsonld::live_blog(&blocks);
+    let micro = microdata::live_blog(doc);
+    let mut ctx = Context {
+        fetched_at: page.fetched_at,
+        page_time: blog
+            .as_ref()
+            .and_then(|b| b.date_modified.or(b.date_published))
+            .or_else(|| {
+                doc.select(&META_TIMES)
+                    .find_map(|m| time::parse_stamp(m.value().attr("content")?))
+            })
+            .unwrap_or(page.fetched_at),
+        zone: Tz::UTC,
+    };
+    let attempt = |out: &mut Extraction, name: &str, reason: String| {
+        out.attempts.push(Attempt {
+            extractor: name.to_string(),
+            reason,
+        })
+    };
+    let structured_name = if blog.as_ref().is_some_and(|b| !b.updates.is_empty()) {
+        "jsonld"
+    } else {
+        "microdata"
+    };
+    let structured: Vec<Draft> = match (&blog, &micro) {
+        (Some(b), _) if !b.updates.is_empty() => b.updates.clone(),
+        (_, Some(m)) => m.clone(),
+        _ => Vec::new(),
+    };
+
+    let (drafts, name): (Vec<Draft>, String) = match strategy {
+        Strategy::Css(sels) => match css::extract(doc, sels, &ctx) {
+            Ok(d) if !d.is_empty() => (d, "css".into()),
+            Ok(_) => {
+                attempt(
+                    &mut out,
+                    "css",
+                    format!("the post selector {:?} matched nothing", sels.post),
+                );
+                (Vec::new(), String::new())
+            }
+            Err(e) => {
+                attempt(&mut out, "css", e);
+                (Vec::new(), String::new())
+            }
+        },
+        Strategy::Named(n) if n == "jsonld" || n == "microdata" => {
+            let d = if n == "jsonld" {
+                blog.as_ref().map(|b| b.updates.clone()).unwrap_or_default()
+            } else {
+                micro.clone().unwrap_or_default()
+            };
+            if d.is_empty() {
+                attempt(
+                    &mut out,
+                    n,
+                    structured_reason(n, &blog, &micro, &json_errors),
+                );
+            }
+            (d, n.clone())
+        }
+        Strategy::Named(n) if n == "generic" => {
+            let d = generic::extract(doc, &ctx);
+            if d.is_empty() {
+                attempt(
+                    &mut out,
+                    n,
+                    "no repeated blocks with a time, no time-prefixed headings".into(),
+                );
+            }
+            (d, n.clone())
+        }
+        Strategy::Named(n) => match profiles::by_name(n) {
+            Some(p) => {
+                if let Some(z) = p.zone {
+                    ctx.zone = z;
+                }
+                let d = p.extract(doc, &ctx);
+                if d.is_empty() {
+                    attempt(
+                        &mut out,
+                        n,
+                        format!("the {n} profile's selectors matched no post"),
+                    );
+                    (d, n.clone())
+                } else if structured.is_empty() {
+                    (d, n.clone())
+                } else {
+                    (
+                        merge(d, &structured, p.merge),
+                        format!("{n}+{structured_name}"),
+                    )
+                }
+            }
+            None => {
+                attempt(&mut out, n, "no extractor by that name".into());
+                (Vec::new(), String::new())
+            }
+        },
+        Strategy::Auto => auto(
+            doc,
+            host.as_deref(),
+            &mut ctx,
+            &structured,
+            structured_name,
+            &blog,
+            &micro,
+            &json_errors,
+            &mut out,
+        ),
+    };
+    out.extractor = name;
+    out.posts = finalize(drafts);
+    out.closed = closed(blog.as_ref(), raw, page.fetched_at);
+    if out.posts.is_empty() && out.attempts.is_empty() {
+        attempt(&mut out, "auto", "no extractor found any post".into());
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn auto(
+    doc: &Html,
+    host: Option<&str>,
+    ctx: &mut Context,
+    structured: &[Draft],
+    structured_name: &str,
+    blog: &Option<jsonld::LiveBlog>,
+    micro: &Option<Vec<Draft>>,
+    json_errors: &[String],
+    out: &mut Extraction,
+) -> (Vec<Draft>, String) {
+    let mut attempt = |name: &str, reason: String| {
+        out.attempts.push(Attempt {
+            extractor: name.to_string(),
+            reason,
+        })
+    };
+    if structured.is_empty() {
+        attempt(
+            "jsonld",
+            structured_reason("jsonld", blog, micro, json_errors),
+        );
+        attempt(
+            "microdata",
+            structured_reason("microdata", blog, micro, json_errors),
+        );
+    }
+    if let Some(p) = profiles::detect(host, doc) {
+        if let Some(z) = p.zone {
+            ctx.zone = z;
+        }
+        let html = p.extract(doc, ctx);
+        if !html.is_empty() {
+            return if structured.is_empty() {
+                (html, p.name.to_string())
+            } else {
+                (
+                    merge(html, structured, p.merge),
+                    format!("{}+{structured_name}", p.name),
+                )
+            };
+        }
+        attempt(
+            p.name,
+            format!(
+                "the {} profile matched the page but its selectors found no post",
+                p.name
+            ),
+        );
+    }
+    let html = generic::extract(doc, ctx);
+    if !structured.is_empty() {
+        if html.is_empty() {
+            return (structured.to_vec(), structured_name.to_string());
+        }
+        // Structured data decides which posts exist (the generic HTML guess may be off);
+        // the HTML fills in what it lacks.
+        let merged = merge(structured.to_vec(), &html, Merge::HTML_FIRST);
+        return (merged, format!("{structured_name}+generic"));
+    }
+    if html.is_empty() {
+        attempt(
+            "generic",
+            "no repeated blocks with a time, no time-prefixed headings".into(),
+        );
+        return (Vec::new(), String::new());
+    }
+    (html, "generic".into())
+}
+
+fn structured_reason(
+    name: &str,
+    blog: &Option<jsonld::LiveBlog>,
+    micro: &Option<Vec<Draft>>,
+    json_errors: &[String],
+) -> String {
+    if name == "jsonld" {
+        let mut r = match blog {
+            None => "no JSON-LD LiveBlogPosting".to_string(),
+            Some(_) => "the JSON-LD LiveBlogPosting has no liveBlogUpdate".to_string(),
+        };
+        if !json_errors.is_empty() {
+            r.push_str(&format!(" ({})", json_errors.join("; ")));
+        }
+        r
+    } else {
+        match micro {
+            None => "no microdata LiveBlogPosting".into(),
+            Some(_) => "the microdata LiveBlogPosting has no liveBlogUpdate".into(),
+        }
+    }
+}
+
+fn title(doc: &Html) -> Option<String> {
+    doc.select(&OG_TITLE)
+        .find_map(|m| m.value().attr("content").map(text::clean_line))
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            doc.select(&TITLE)
+                .next()
+                .map(|t| text::clean_line(&t.text().collect::<String>()))
+        })
+        .filter(|t| !t.is_empty())
+}
+
+/// `coverageEndTime` in the past, else an end phrase in the page's visible text.
+fn closed(blog: Option<&jsonld::LiveBlog>, raw: &str, now: DateTime<Utc>) -> Option<Closed> {
+    if let Some(end) = blog.and_then(|b| b.coverage_end) {
+        if end <= now {
+            return Some(Closed::CoverageEnd(end));
+        }
+    }
+    let lower = raw.to_lowercase();
+    // `to_lowercase` can change byte lengths; positions are only used within `lower`.
+    for phrase in CLOSED_PHRASES {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(phrase) {
+            let at = from + pos;
+            if in_visible_text(&lower, at) {
+                return Some(Closed::Phrase(phrase.to_string()));
+            }
+            from = at + phrase.len();
+        }
+    }
+    None
+}
+
+/// Is byte `at` inside a text node (not a tag, attribute, script or style)?
+fn in_visible_text(html: &str, at: usize) -> bool {
+    let before = &html[..at];
+    let (Some(gt), lt) = (before.rfind('>'), before.rfind('<')) else {
+        return false;
+    };
+    if lt.is_some_and(|lt| lt > gt) {
+        return false;
+    }
+    let Some(open) = before[..gt].rfind('<') else {
+        return false;
+    };
+    let tag = &before[open + 1..gt];
+    !(tag.starts_with("script") || tag.starts_with("style") || tag.starts_with("noscript"))
+}
+
+/// The id key of a publisher id: the last `-`/`_`/`#`-separated token, without a leading
+/// word when the rest is a number (`liveblogPost1288914` and `post-1288914` → `1288914`).
+fn id_key(id: &str) -> String {
+    let frag = id.rsplit('#').next().unwrap_or(id);
+    let tok = frag
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .find(|t| !t.is_empty())
+        .unwrap_or(frag);
+    let digits = tok.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    if digits.len() >= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.to_string()
+    } else {
+        tok.to_ascii_lowercase()
+    }
+}
+
+/// Merge the posts of a primary source (usually HTML) with those of a secondary one: the
+/// primary decides which posts there are; each field comes from the source `rules` prefer.
+/// Secondary entries are matched by id key, then by a headline unique on both sides, then by
+/// the start of the body.
+pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draft> {
+    let mut used = vec![false; secondary.len()];
+    let by_id: HashMap<String, usize> = secondary
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((id_key(s.id.as_deref()?), i)))
+        .collect();
+    let count = |ds: &mut dyn Iterator<Item = &Draft>| {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for d in ds {
+            if let Some(h) = &d.headline {
+                *m.entry(key(h)).or_default() += 1;
+            }
+        }
+        m
+    };
+    let sec_heads = count(&mut secondary.iter());
+    let pri_heads = count(&mut primary.iter());
+    let mut out = Vec::with_capacity(primary.len());
+    for mut p in primary {
+        let mut found =
+            p.id.as_deref()
+                .and_then(|id| by_id.get(&id_key(id)).copied())
+                .filter(|&i| !used[i]);
+        if found.is_none() {
+            if let Some(h) = p.headline.as_deref().map(key).filter(|h| !h.is_empty()) {
+                if sec_heads.get(&h) == Some(&1) && pri_heads.get(&h) == Some(&1) {
+                    found = (0..secondary.len()).find(|&i| {
+                        !used[i]
+                            && secondary[i].headline.as_deref().map(key).as_deref()
+                                == Some(h.as_str())
+                    });
+                }
+            }
+        }
+        if found.is_none() {
+            let pk = key(&p.body);
+            if pk.len() >= 40 {
+                found = (0..secondary.len()).find(|&i| {
+                    if used[i] {
+                        return false;
+                    }
+                    let sk = key(&secondary[i].body);
+                    sk.len() >= 40 && (sk.starts_with(&pk[..40]) || pk.starts_with(&sk[..40]))
+                });
+            }
+        }
+        if let Some(i) = found {
+            used[i] = true;
+            let s = &secondary[i];
+            pick(&mut p.headline, &s.headline, rules.headline);
+            pick(&mut p.byline, &s.byline, rules.byline);
+            if rules.times != Prefer::HtmlOnly {
+                // Both times from one source, so published ≤ updated stays consistent.
+                let sec_has = s.published.is_some();
+                let take = match rules.times {
+                    Prefer::Structured => sec_has,
+                    _ => p.published.is_none() && sec_has,
+                };
+                if take {
+                    p.published = s.published;
+                    p.updated = s.updated;
+                } else if p.updated.is_none()
+                    && rules.times == Prefer::Html
+                    && p.published == s.published
+                {
+                    p.updated = s.updated;
+                }
+            }
+            let body_empty = p.body.trim().is_empty();
+            if (rules.body == Prefer::Structured && !s.body.trim().is_empty())
+                || (body_empty && rules.body != Prefer::HtmlOnly)
+            {
+                p.body = s.body.clone();
+            }
+            if p.id.is_none() {
+                p.id = s.id.clone();
+            }
+            if p.url.is_none() {
+                p.url = s.url.clone();
+            }
+        }
+        out.push(p);
+    }
+    out
+}
+
+fn pick(mine: &mut Option<String>, theirs: &Option<String>, rule: Prefer) {
+    match rule {
+        Prefer::HtmlOnly => {}
+        Prefer::Html => {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        Prefer::Structured => {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+    }
+}
+
+/// Clean, dedupe, settle ids and order: drafts in page order → posts newest first.
+fn finalize(drafts: Vec<Draft>) -> Vec<Post> {
+    let mut posts: Vec<Draft> = Vec::with_capacity(drafts.len());
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    let mut seen_content: HashMap<(String, String), usize> = HashMap::new();
+    for mut d in drafts {
+        tidy(&mut d);
+        if d.body.is_empty() && d.headline.is_none() && d.captions.is_empty() {
+            continue;
+        }
+        if let Some(id) = &d.id {
+            if seen_ids.contains_key(id) {
+                continue;
+            }
+        }
+        let content = (
+            d.headline.as_deref().map(key).unwrap_or_default(),
+            key(&d.body),
+        );
+        if let Some(&i) = seen_content.get(&content) {
+            // A pinned copy without an id: keep the one that has the id.
+            if posts[i].id.is_none() && d.id.is_some() {
+                posts[i] = d.clone();
+                if let Some(id) = &d.id {
+                    seen_ids.insert(id.clone(), i);
+                }
+            }
+            continue;
+        }
+        if let Some(id) = &d.id {
+            seen_ids.insert(id.clone(), posts.len());
+        }
+        seen_content.insert(content, posts.len());
+        posts.push(d);
+    }
+    order_newest_first(&mut posts);
+    derive_ids(&mut posts);
+    posts
+        .into_iter()
+        .map(|d| Post {
+            id: d.id.unwrap_or_default(),
+            url: d.url,
+            headline: d.headline,
+            byline: d.byline,
+            published: d.published,
+            updated: d.updated,
+            body: d.body,
+            captions: d.captions,
+        })
+        .collect()
+}
+
+/// Trim fields; drop a headline, byline or time text repeated at the start of the body.
+fn tidy(d: &mut Draft) {
+    for f in [&mut d.headline, &mut d.byline, &mut d.id] {
+        if let Some(s) = f {
+            let t = text::clean_line(s);
+            *f = (!t.is_empty()).then_some(t);
+        }
+    }
+    let mut paras: Vec<String> = d
+        .body
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    // (text, may be cut off the start of a paragraph): a byline only goes as a whole
+    // paragraph ("Jennifer Rankin reports from Brussels" is body text).
+    let mut prefixes: Vec<(String, bool)> = d.prefix.iter().map(|p| (p.clone(), true)).collect();
+    prefixes.extend(d.headline.clone().map(|h| (h, true)));
+    prefixes.extend(d.byline.clone().map(|b| (b, false)));
+    prefixes.retain(|(p, _)| !key(p).is_empty());
+    // Strip repeatedly: "12.50 BST" then the headline, in any order.
+    let mut changed = true;
+    while changed && !paras.is_empty() {
+        changed = false;
+        for (pre, cut) in &prefixes {
+            let first = &paras[0];
+            if first == pre || key(first) == key(pre) {
+                paras.remove(0);
+                changed = true;
+                break;
+            }
+            if !cut {
+                continue;
+            }
+            if let Some(rest) = first.strip_prefix(pre.as_str()) {
+                let rest = rest
+                    .trim_start_matches([':', ' ', '-', '–', '—', '|'])
+                    .trim();
+                if !rest.is_empty() && pre.len() > 3 {
+                    paras[0] = rest.to_string();
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        if paras.is_empty() {
+            break;
+        }
+    }
+    d.body = paras.join("\n\n");
+    d.captions.retain(|c| !c.trim().is_empty());
+    if let (Some(p), Some(u)) = (d.published, d.updated) {
+        if u < p {
+            d.updated = None;
+        }
+    }
+}
+
+/// Newest first: reverse an oldest-first page; with every post timed, sort by time (stable).
+fn order_newest_first(posts: &mut [Draft]) {
+    let times: Vec<DateTime<Utc>> = posts.iter().filter_map(|p| p.published).collect();
+    if times.len() >= 2 && times.first() < times.last() {
+        posts.reverse();
+    }
+    if times.len() == posts.len() {
+        posts.sort_by_key(|p| std::cmp::Reverse(p.published));
+    }
+}
+
+/// The derived id of each post without a publisher id (rule in the module docs).
+fn derive_ids(posts: &mut [Draft]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // From the oldest, so a new post on top never shifts an older one's position.
+    for d in posts.iter_mut().rev() {
+        if d.id.is_some() {
+            continue;
+        }
+        let base = match (d.published, &d.headline) {
+            (Some(t), _) => format!("t:{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            (None, Some(h)) if !key(h).is_empty() => format!("h:{}", key(h)),
+            _ => format!("b:{}", key(&d.body).chars().take(64).collect::<String>()),
+        };
+        let n = seen.entry(base.clone()).or_default();
+        let material = format!("{base}#{n}");
+        *n += 1;
+        d.id = Some(derive_id(&material));
+    }
+}
+
+/// `lw-` + the first 16 hex digits of blake3(material).
+pub fn derive_id(material: &str) -> String {
+    let hash = blake3::hash(material.as_bytes());
+    format!("lw-{}", &hash.to_hex()[..16])
+}
+
+#[cfg(test)]
+mod tests;
