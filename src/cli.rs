@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -262,6 +263,21 @@ async fn serve(
     let mut daemon = Daemon::new(cfg, dir.clone())
         .with_context(|| format!("cannot start with state dir {}", dir.display()))?;
     daemon.start();
+    let watches = Arc::new(RwLock::new(daemon.config().watches.clone()));
+    let server = daemon.config().listen.map(|addr| {
+        let state = crate::server::AppState {
+            store: daemon.store().clone(),
+            watches: watches.clone(),
+            committed: daemon.shared().committed.subscribe(),
+            health: daemon.shared().health.clone(),
+        };
+        let stop = daemon.shutdown_signal();
+        tokio::spawn(async move {
+            if let Err(e) = crate::server::serve(addr, state, stop).await {
+                tracing::error!(%addr, "HTTP endpoint failed: {e}");
+            }
+        })
+    });
     tracing::info!(blogs = daemon.blog_count(), state = %dir.display(), "livewatch running");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     loop {
@@ -280,6 +296,7 @@ async fn serve(
                             cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
                         }
                         daemon.reload(cfg).await;
+                        *watches.write().unwrap_or_else(|e| e.into_inner()) = daemon.config().watches.clone();
                     }
                     Err(e) => tracing::error!("new configuration refused, keeping the old one:\n{e}"),
                 }
@@ -290,6 +307,9 @@ async fn serve(
     tracing::info!("stopping");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     daemon.shutdown(Duration::from_secs(4)).await;
+    if let Some(h) = server {
+        let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

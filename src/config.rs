@@ -416,6 +416,7 @@ pub fn parse(
         errors: Vec::new(),
     };
     let cfg = v.config(raw);
+    v.errors.sort_by_key(|e| (e.line, e.col));
     if v.errors.is_empty() {
         Ok(cfg)
     } else {

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod fetch;
 pub mod model;
 pub mod notify;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod text;

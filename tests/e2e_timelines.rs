@@ -100,3 +100,18 @@ fn guardian_timeline_with_restart() {
         std::fs::read_to_string(out.with_extension("log")).unwrap_or_default()
     );
 }
+
+#[test]
+fn cnn_timeline_end_to_end() {
+    run_timeline("cnn");
+}
+
+#[test]
+fn cbsnews_timeline_end_to_end() {
+    run_timeline("cbsnews");
+}
+
+#[test]
+fn mirror_timeline_end_to_end() {
+    run_timeline("mirror");
+}

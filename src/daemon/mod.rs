@@ -28,7 +28,36 @@ pub struct Shared {
     pub fetcher: Fetcher,
     /// Woken after every commit that added events.
     pub wake: Notify,
+    /// The newest committed event's sequence number (for the SSE stream).
+    pub committed: watch::Sender<i64>,
+    pub health: Arc<Health>,
     pub problem_after: u32,
+}
+
+impl Shared {
+    /// Tell delivery workers and stream readers that events were committed.
+    pub fn events_committed(&self) {
+        self.wake.notify_waiters();
+        let store = self.store.clone();
+        if let Ok(Some(seq)) = store.with(|c| {
+            Ok(c.query_row("SELECT MAX(seq) FROM events", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?)
+        }) {
+            self.committed.send_if_modified(|cur| {
+                let changed = *cur != seq;
+                *cur = seq;
+                changed
+            });
+        }
+    }
+}
+
+/// Liveness of the scheduler, for `/healthz` and the systemd watchdog.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Unix ms of the control loop's last tick.
+    pub last_tick_ms: std::sync::atomic::AtomicI64,
 }
 
 /// A configured notifier and the thing that delivers for it.
@@ -64,11 +93,19 @@ impl Daemon {
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
+        let last = store
+            .with(
+                |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?),
+            )
+            .unwrap_or(0);
+        let (committed, _) = watch::channel(last);
         Ok(Daemon {
             shared: Arc::new(Shared {
                 store,
                 fetcher,
                 wake: Notify::new(),
+                committed,
+                health: Arc::new(Health::default()),
                 problem_after: config.problem_after,
             }),
             config,
@@ -81,6 +118,16 @@ impl Daemon {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// The parts shared with the HTTP endpoint.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// A receiver that turns true on shutdown.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
     }
 
     pub fn config(&self) -> &Config {

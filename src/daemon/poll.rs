@@ -132,7 +132,7 @@ impl BlogTask {
                 return match r {
                     Ok(n) => {
                         if n > 0 {
-                            self.shared.wake.notify_waiters();
+                            self.shared.events_committed();
                         }
                         PollResult::Ok { events: n }
                     }
@@ -163,7 +163,7 @@ impl BlogTask {
             tracing::error!(blog = %self.watch.url, "state: {e}");
         }
         if n > 0 {
-            self.shared.wake.notify_waiters();
+            self.shared.events_committed();
         }
         PollResult::Ok { events: n }
     }
@@ -202,7 +202,7 @@ impl BlogTask {
             .call(move |s| s.record_failure(id, now, &status, &status, &events))
             .await;
         if notify {
-            self.shared.wake.notify_waiters();
+            self.shared.events_committed();
         }
         match r {
             Ok(n) => n,
@@ -278,7 +278,7 @@ impl BlogTask {
         match r {
             Ok(Ok(Processed::Events(n))) => {
                 if n > 0 {
-                    self.shared.wake.notify_waiters();
+                    self.shared.events_committed();
                 }
                 PollResult::Ok { events: n }
             }

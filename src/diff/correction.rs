@@ -65,14 +65,29 @@ pub const CORRECTION_RULES: &[(&str, &str)] = &[
     ),
 ];
 
-static RULES: LazyLock<Regex> = LazyLock::new(|| {
-    let alternatives: Vec<String> = CORRECTION_RULES
+fn alternatives() -> String {
+    CORRECTION_RULES
         .iter()
         .map(|(_, p)| format!("(?:{p})"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// A rule at the start of a paragraph.
+static RULES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r#"(?i)^[\s"'“”‘’«»\(\[\*_]*(?:{})"#,
-        alternatives.join("|")
+        alternatives()
+    ))
+    .expect("valid correction rules")
+});
+
+/// A rule at the start of a sentence inside a paragraph (some sites, and JSON-LD
+/// bodies, run all paragraphs together).
+static IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r#"(?i)[.!?]["'”’»)]*\s+[\("'“«\[\*_]*((?:{}).*)"#,
+        alternatives()
     ))
     .expect("valid correction rules")
 });
@@ -82,14 +97,19 @@ pub fn is_correction_note(paragraph: &str) -> bool {
     RULES.is_match(paragraph)
 }
 
-/// The correction notes of a text (paragraphs separated by blank lines; a single line
-/// starting with a rule also counts), normalised for comparison.
+/// The correction notes of a text (one per paragraph or line that starts with a rule,
+/// or from a sentence that starts with one to the end of its paragraph), normalised for
+/// comparison.
 pub fn correction_notes(text: &str) -> Vec<String> {
-    text.split('\n')
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && is_correction_note(p))
-        .map(super::normalize::normalize_text)
-        .collect()
+    let mut notes = Vec::new();
+    for p in text.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+        if is_correction_note(p) {
+            notes.push(super::normalize::normalize_text(p));
+        } else if let Some(c) = IN_TEXT.captures(p) {
+            notes.push(super::normalize::normalize_text(&c[1]));
+        }
+    }
+    notes
 }
 
 #[cfg(test)]
@@ -147,5 +167,13 @@ mod tests {
             vec!["Correction: it was Tuesday.".to_string()]
         );
         assert!(correction_notes("A market correction is coming.").is_empty());
+        assert_eq!(
+            correction_notes("He spoke. Correction: it was Tuesday."),
+            vec!["Correction: it was Tuesday.".to_string()]
+        );
+        assert!(correction_notes(
+            "Stocks fell. 'Correction is looking much more probable,' he said."
+        )
+        .is_empty());
     }
 }
