@@ -353,7 +353,7 @@ fn confirm_missing(
         .iter()
         .filter(|k| !k.removed && !k.off_page && k.missing == 0)
         .collect();
-    present.sort_by(|a, b| b.order.cmp(&a.order));
+    present.sort_by_key(|k| std::cmp::Reverse(k.order));
     let polled: Vec<crate::model::Post> = present.iter().map(|k| k.post.clone()).collect();
     let outcome = diff::compare(&known, &polled, blog.polls);
     let blog_ref = BlogRef {
