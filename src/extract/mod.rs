@@ -736,11 +736,6 @@ fn tidy(d: &mut Draft) {
     }
     d.body = paras.join("\n\n");
     d.captions.retain(|c| !c.trim().is_empty());
-    if let (Some(p), Some(u)) = (d.published, d.updated) {
-        if u < p {
-            d.updated = None;
-        }
-    }
 }
 
 /// Newest first: reverse an oldest-first page; with every post timed, sort by time (stable).
