@@ -123,6 +123,8 @@ pub struct WatchFile {
     pub max_interval: Option<Spanned<Dur>>,
     pub adaptive: Option<bool>,
     pub retire_after: Option<Dur>,
+    /// How long a closed blog is still polled (at max_interval) before it is retired.
+    pub retire_grace: Option<Dur>,
     pub notify: Option<Spanned<Vec<String>>>,
     /// `auto` (default), `jsonld`, `microdata`, `generic`, or a site profile name.
     pub extractor: Option<String>,
@@ -216,6 +218,8 @@ pub struct Watch {
     pub max_interval: Duration,
     pub adaptive: bool,
     pub retire_after: Duration,
+    /// How long a closed blog is still polled before it is retired (default 6h).
+    pub retire_grace: Duration,
     /// Notifier names; `None` = every notifier.
     pub notify: Option<Vec<String>>,
     pub strategy: Strategy,
@@ -232,6 +236,7 @@ impl Watch {
             max_interval: DEFAULT_MAX_INTERVAL,
             adaptive: true,
             retire_after: Duration::from_secs(48 * 3600),
+            retire_grace: Duration::from_secs(6 * 3600),
             notify: None,
             strategy: Strategy::Auto,
             announce_existing: 0,
@@ -572,6 +577,9 @@ impl Validator<'_> {
         watch.adaptive = w.adaptive.unwrap_or(true);
         if let Some(r) = w.retire_after {
             watch.retire_after = r.0;
+        }
+        if let Some(r) = w.retire_grace {
+            watch.retire_grace = r.0;
         }
         if let Some(n) = &w.notify {
             for name in n.get_ref() {

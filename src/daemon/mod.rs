@@ -6,6 +6,7 @@
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
 pub mod delivery;
+pub mod pace;
 pub mod poll;
 pub mod schedule;
 

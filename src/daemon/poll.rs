@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
+use super::pace::{Decision, Pace};
 use super::{schedule, stopped, Route, Shared};
 use crate::config::Watch;
 use crate::diff::{self, Health, Known};
@@ -25,8 +26,13 @@ pub struct BlogTask {
 /// What one poll came to, for scheduling.
 #[derive(Debug)]
 pub enum PollResult {
-    /// Fetched and processed (or 304 / same body).
-    Ok { events: usize },
+    /// Fetched and processed (or 304 / same body); poll again after `next`, unless the
+    /// blog was retired.
+    Ok {
+        events: usize,
+        next: Duration,
+        retired: bool,
+    },
     /// The fetch or the page failed; wait at least `retry_after`.
     Failed {
         failures: u32,
@@ -47,31 +53,49 @@ impl BlogTask {
                 tracing::warn!(blog = %url, interval = ?self.watch.interval, "polling a public site more often than every 10s is impolite; obeying anyway");
             }
         }
+        let store = self.shared.store.clone();
+        let u = url.clone();
+        if let Ok(b) = store.call(move |s| s.blog(&u)).await {
+            if b.retired {
+                tracing::info!(blog = %url, "retired (the blog closed); not polling it");
+                return;
+            }
+        }
         // Spread the first polls of many blogs over a short window.
         let first = schedule::jitter(self.watch.interval.min(Duration::from_secs(5)), 1.0) / 2;
-        let mut wait = first;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stopped(&mut stop) => return,
+        poll_loop(first, &mut stop, || async {
+            let r = self.poll_once().await;
+            self.next_wait(r)
+        })
+        .await;
+    }
+
+    /// The wait before the next poll, or `None` to stop polling this blog.
+    fn next_wait(&self, result: PollResult) -> Option<Duration> {
+        let url = &self.watch.url;
+        let base = match result {
+            PollResult::Ok { retired: true, .. } => {
+                tracing::info!(blog = %url, "the blog has closed and its grace period is over: retired, no more polls");
+                return None;
             }
-            let result = tokio::select! {
-                r = self.poll_once() => r,
-                _ = stopped(&mut stop) => return,
-            };
-            wait = match result {
-                PollResult::Ok { .. } => schedule::jitter(self.watch.interval, 0.1),
-                PollResult::Failed { gone: true, .. } => {
-                    tracing::error!(blog = %url, "the page is gone (HTTP 410); no longer polling it");
-                    return;
-                }
-                PollResult::Failed {
-                    failures,
-                    retry_after,
-                    ..
-                } => schedule::backoff(self.watch.interval, failures, retry_after),
-            };
+            PollResult::Ok { next, .. } => schedule::jitter(next, 0.1),
+            PollResult::Failed { gone: true, .. } => {
+                tracing::error!(blog = %url, "the page is gone (HTTP 410); no longer polling it");
+                return None;
+            }
+            PollResult::Failed {
+                failures,
+                retry_after,
+                ..
+            } => schedule::backoff(self.watch.interval, failures, retry_after),
+        };
+        // Politeness: a host that asked us to slow down slows every blog on it.
+        let (factor, until) = self.shared.fetcher.host_slowdown(url);
+        let mut wait = base.saturating_mul(factor);
+        if let Some(until) = until {
+            wait = wait.max(until.saturating_duration_since(tokio::time::Instant::now()));
         }
+        Some(wait)
     }
 
     /// Fetch once and process what came back.
@@ -95,6 +119,9 @@ impl BlogTask {
             .fetch(&self.watch.url, &blog.validators)
             .await;
         let at = Utc::now();
+        self.shared
+            .fetcher
+            .note_host_result(&self.watch.url, fetched.as_ref().map(|_| ()));
         match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
@@ -130,11 +157,15 @@ impl BlogTask {
                     .call(move |s| confirm_missing(s, &watch, &routes, &blog, &status, at))
                     .await;
                 return match r {
-                    Ok(n) => {
+                    Ok((n, d)) => {
                         if n > 0 {
                             self.shared.events_committed();
                         }
-                        PollResult::Ok { events: n }
+                        PollResult::Ok {
+                            events: n,
+                            next: d.next,
+                            retired: d.retire,
+                        }
                     }
                     Err(e) => {
                         tracing::error!(blog = %self.watch.url, "state: {e}");
@@ -152,12 +183,16 @@ impl BlogTask {
 
     async fn touch(&self, blog: &BlogRow, status: &str) -> PollResult {
         let store = self.shared.store.clone();
-        let (id, status) = (blog.id, status.to_string());
-        let recovered = self.recovered_event(blog, Utc::now());
-        let events = self.route_all(recovered);
+        let now = Utc::now();
+        let (pace, d, closed) = pace_step(&self.watch, blog, now, 0, None);
+        let mut events: Vec<Event> = self.recovered_event(blog, now).into_iter().collect();
+        events.extend(closed);
+        let events = self.route_all(events);
         let n = events.len();
+        let (id, status, retired) = (blog.id, status.to_string(), d.retire);
+        let sched = pace.to_json();
         let r = store
-            .call(move |s| s.touch(id, Utc::now(), &status, None, false, &events))
+            .call(move |s| s.touch(id, now, &status, Some(&sched), retired, &events))
             .await;
         if let Err(e) = r {
             tracing::error!(blog = %self.watch.url, "state: {e}");
@@ -165,7 +200,11 @@ impl BlogTask {
         if n > 0 {
             self.shared.events_committed();
         }
-        PollResult::Ok { events: n }
+        PollResult::Ok {
+            events: n,
+            next: d.next,
+            retired: d.retire,
+        }
     }
 
     async fn failed(&self, blog: &BlogRow, error: &str, e: &FetchError) -> PollResult {
@@ -276,11 +315,15 @@ impl BlogTask {
         })
         .await;
         match r {
-            Ok(Ok(Processed::Events(n))) => {
+            Ok(Ok(Processed::Events(n, d))) => {
                 if n > 0 {
                     self.shared.events_committed();
                 }
-                PollResult::Ok { events: n }
+                PollResult::Ok {
+                    events: n,
+                    next: d.next,
+                    retired: d.retire,
+                }
             }
             Ok(Ok(Processed::NoPosts { blog, reason })) => {
                 tracing::warn!(blog = %self.watch.url, "{reason}");
@@ -308,6 +351,30 @@ impl BlogTask {
                     gone: false,
                 }
             }
+        }
+    }
+}
+
+/// The loop of one blog: wait, poll, wait what the poll says, until stopped or the poll
+/// says to stop (`None`). Generic over the poll so it is tested with paused time.
+pub async fn poll_loop<F, Fut>(first: Duration, stop: &mut watch::Receiver<bool>, mut poll: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Duration>>,
+{
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped(stop) => return,
+        }
+        let next = tokio::select! {
+            r = poll() => r,
+            _ = stopped(stop) => return,
+        };
+        match next {
+            Some(d) => wait = d,
+            None => return,
         }
     }
 }
@@ -347,7 +414,7 @@ fn confirm_missing(
     blog: &BlogRow,
     status: &str,
     at: chrono::DateTime<Utc>,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, Decision), StoreError> {
     let known = store.known_posts(blog.id)?;
     let mut present: Vec<&Known> = known
         .iter()
@@ -360,11 +427,13 @@ fn confirm_missing(
         url: watch.url.clone(),
         title: watch.name.clone().or_else(|| blog.title.clone()),
     };
-    let events: Vec<Event> = outcome
+    let mut events: Vec<Event> = outcome
         .changes
         .into_iter()
         .map(|c| change_event(&blog_ref, at, c))
         .collect();
+    let (pace, decision, closed) = pace_step(watch, blog, at, 0, None);
+    events.extend(closed);
     for e in &events {
         tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
     }
@@ -375,10 +444,47 @@ fn confirm_missing(
         status: status.to_string(),
         updates: outcome.updates,
         events: route_events(watch, routes, events),
+        sched: Some(pace.to_json()),
+        retired: decision.retire,
         ..Default::default()
     };
     store.save_poll(blog.id, &rec)?;
-    Ok(n)
+    Ok((n, decision))
+}
+
+/// Advance the blog's pace after a successful poll: the next interval, and a `closed`
+/// event the first time the blog is seen closed.
+fn pace_step(
+    watch: &Watch,
+    blog: &BlogRow,
+    now: chrono::DateTime<Utc>,
+    activity: usize,
+    closed: Option<&extract::Closed>,
+) -> (Pace, Decision, Option<Event>) {
+    let mut pace = Pace::from_json(&blog.sched);
+    let d = pace.after_poll(watch, now, activity, closed);
+    let event = d.newly_closed.as_ref().map(|why| Event {
+        id: event_id(&watch.url, "@blog", EventKind::Closed, 0),
+        kind: EventKind::Closed,
+        detected_at: now,
+        blog: BlogRef {
+            url: watch.url.clone(),
+            title: watch.name.clone().or_else(|| blog.title.clone()),
+        },
+        post: None,
+        previous: None,
+        diff: None,
+        message: Some(format!(
+            "{} has closed ({why}); polled every {} for {}, then retired",
+            watch.url,
+            super::pace::human(watch.max_interval),
+            super::pace::human(watch.retire_grace)
+        )),
+    });
+    if let Some(why) = &d.newly_closed {
+        tracing::info!(blog = %watch.url, "the blog has closed: {why}");
+    }
+    (pace, d, event)
 }
 
 /// The event for a post change.
@@ -396,7 +502,7 @@ fn change_event(blog: &BlogRef, at: chrono::DateTime<Utc>, c: diff::Change) -> E
 }
 
 enum Processed {
-    Events(usize),
+    Events(usize, Decision),
     NoPosts { blog: Box<BlogRow>, reason: String },
 }
 
@@ -455,6 +561,7 @@ fn process_page(
         ..Default::default()
     };
     let mut events = Vec::new();
+    let mut activity = 0;
     if !blog.baseline_done {
         rec.updates = extraction
             .posts
@@ -493,6 +600,16 @@ fn process_page(
             }
         }
         rec.new_post = outcome.changes.iter().any(|c| c.kind == EventKind::New);
+        activity = outcome
+            .changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    EventKind::New | EventKind::Edit | EventKind::Correction
+                )
+            })
+            .count();
         rec.updates = outcome.updates;
         events.extend(
             outcome
@@ -521,11 +638,15 @@ fn process_page(
             )),
         });
     }
+    let (pace, decision, closed) = pace_step(watch, blog, at, activity, extraction.closed.as_ref());
+    events.extend(closed);
+    rec.sched = Some(pace.to_json());
+    rec.retired = decision.retire;
     let n = events.len();
     for e in &events {
         tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
     }
     rec.events = route_events(watch, routes, events);
     store.save_poll(blog.id, &rec)?;
-    Ok(Processed::Events(n))
+    Ok(Processed::Events(n, decision))
 }

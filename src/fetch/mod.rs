@@ -101,6 +101,35 @@ pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Hosts that answered 429 (or 503 with Retry-After): every blog on them slows down.
+    penalties: Mutex<HashMap<String, Penalty>>,
+}
+
+/// How much a host asked us to slow down.
+#[derive(Debug, Clone, Copy)]
+struct Penalty {
+    /// Multiplier on the intervals of every blog on the host (1, 2, 4 … 16).
+    factor: u32,
+    /// No request to the host before this.
+    until: tokio::time::Instant,
+    /// The last refusal (or the last decay step): the slowdown eases off one step per
+    /// [`PENALTY_COOLDOWN`] of quiet, so one blog's success on the host does not undo
+    /// another blog's 429 at once.
+    since: tokio::time::Instant,
+}
+
+/// How long a host must go without refusing us before its slowdown halves.
+const PENALTY_COOLDOWN: Duration = Duration::from_secs(120);
+
+/// The host key of a URL: `host:port`.
+fn host_key(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_default()
 }
 
 impl Fetcher {
@@ -119,6 +148,7 @@ impl Fetcher {
             client,
             settings,
             hosts: Mutex::new(HashMap::new()),
+            penalties: Mutex::new(HashMap::new()),
         })
     }
 
@@ -134,13 +164,7 @@ impl Fetcher {
 
     /// Wait for a slot on the URL's host (at most `per_host` requests at once).
     pub async fn host_permit(&self, url: &str) -> OwnedSemaphorePermit {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| {
-                u.host_str()
-                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
-            })
-            .unwrap_or_default();
+        let host = host_key(url);
         let sem = {
             // A std Mutex: held only for the map lookup, never across an .await.
             let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
@@ -203,6 +227,56 @@ impl Fetcher {
             },
             hash,
         }))
+    }
+
+    /// Record the outcome of a request for the host's politeness state: a 429 (or a 503
+    /// with Retry-After) doubles the slowdown of every blog on the host (up to 16×) and
+    /// blocks it until Retry-After; a success after [`PENALTY_COOLDOWN`] without refusals
+    /// halves the slowdown.
+    pub fn note_host_result(&self, url: &str, result: Result<(), &FetchError>) {
+        let key = host_key(url);
+        // A std Mutex: held for a map update only, never across an .await.
+        let mut p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Err(FetchError::Status {
+                status,
+                retry_after,
+            }) if *status == 429 || (*status == 503 && retry_after.is_some()) => {
+                let now = tokio::time::Instant::now();
+                let e = p.entry(key).or_insert(Penalty {
+                    factor: 1,
+                    until: now,
+                    since: now,
+                });
+                e.factor = (e.factor * 2).min(16);
+                e.until = e.until.max(now + retry_after.unwrap_or_default());
+                e.since = now;
+            }
+            Ok(()) => {
+                let now = tokio::time::Instant::now();
+                if let Some(e) = p.get_mut(&key) {
+                    if now.saturating_duration_since(e.since) < PENALTY_COOLDOWN {
+                        return;
+                    }
+                    e.since = now;
+                    e.factor = (e.factor / 2).max(1);
+                    if e.factor == 1 {
+                        p.remove(&key);
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The slowdown factor of the URL's host (1 = none) and the time before which no
+    /// request should go to it.
+    pub fn host_slowdown(&self, url: &str) -> (u32, Option<tokio::time::Instant>) {
+        let p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        match p.get(&host_key(url)) {
+            Some(e) => (e.factor, Some(e.until)),
+            None => (1, None),
+        }
     }
 
     fn classify(&self, e: reqwest::Error) -> FetchError {

@@ -150,6 +150,8 @@ pub struct PollRecord {
     /// Each event with the notifiers that take it.
     pub events: Vec<(Event, Vec<String>)>,
     pub sched: Option<serde_json::Value>,
+    /// The blog is retired after this poll (closed, grace period over).
+    pub retired: bool,
 }
 
 /// An outbox row waiting for one notifier.
@@ -360,8 +362,8 @@ impl Store {
             }
             if let Some(s) = &rec.sched {
                 tx.execute(
-                    "UPDATE blogs SET sched = ?2 WHERE id = ?1",
-                    params![blog_id, s.to_string()],
+                    "UPDATE blogs SET sched = ?2, retired = ?3 WHERE id = ?1",
+                    params![blog_id, s.to_string(), rec.retired],
                 )?;
             }
             write_posts(&tx, blog_id, &rec.updates, now)?;

@@ -2,6 +2,8 @@
 //! (`../shared/tools`) as real servers, and waiting helpers.
 #![allow(dead_code)]
 
+pub mod page_server;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
