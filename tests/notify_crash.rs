@@ -26,7 +26,10 @@ fn random_in(lo: usize, hi: usize) -> usize {
 #[test]
 fn two_kill_9s_lose_no_event_of_200() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(dir.path(), &["--fail-first", "100000", "--fail-mode", "503"]);
+    let sink = Sink::start(
+        dir.path(),
+        &["--fail-first", "100000", "--fail-mode", "503"],
+    );
     let page = PageServer::start(live_page("Crash blog", &gen_posts(N)));
     let cfg = write_config(
         dir.path(),

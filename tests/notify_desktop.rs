@@ -67,7 +67,10 @@ fn desktop_notifications_for_a_new_post_and_a_correction() {
     assert_eq!(new["urgency"], "NORMAL");
     assert_eq!(new["app_name"], "livewatch");
     assert!(
-        new["body"].as_str().unwrap().contains("The EU is ready to sanction"),
+        new["body"]
+            .as_str()
+            .unwrap()
+            .contains("The EU is ready to sanction"),
         "first lines of the post: {new}"
     );
 
@@ -124,9 +127,16 @@ json = true
     assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
     let log = log_of(&out);
     assert!(printed, "stdout notifier still delivers: {log}");
-    assert!(retried, "desktop events retried: {}", outbox(&state, None).1);
+    assert!(
+        retried,
+        "desktop events retried: {}",
+        outbox(&state, None).1
+    );
     let (_, listing) = outbox(&state, None);
-    let pending: Vec<&str> = listing.lines().filter(|l| l.starts_with("pending")).collect();
+    let pending: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.starts_with("pending"))
+        .collect();
     assert_eq!(pending.len(), 2, "both events kept for later: {listing}");
     // The blog's first event is retried; the next waits behind it (order per blog).
     assert!(
@@ -138,6 +148,9 @@ json = true
         .lines()
         .filter(|l| l.contains("desktop notifications unavailable"))
         .count();
-    assert_eq!(reported, 1, "reported once, not per event or attempt:\n{log}");
+    assert_eq!(
+        reported, 1,
+        "reported once, not per event or attempt:\n{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 }

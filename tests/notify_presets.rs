@@ -18,13 +18,21 @@ fn fake_discord() -> Server {
         match (r.method.as_str(), path) {
             ("POST", "/api/webhooks/1/tok") if query.contains("wait=true") => {
                 let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                (200, "application/json", format!(r#"{{"id":"{id}","type":0}}"#))
+                (
+                    200,
+                    "application/json",
+                    format!(r#"{{"id":"{id}","type":0}}"#),
+                )
             }
             ("PATCH", p) if p.starts_with("/api/webhooks/1/tok/messages/") => {
                 let id = p.rsplit('/').next().unwrap().to_string();
                 (200, "application/json", format!(r#"{{"id":"{id}"}}"#))
             }
-            _ => (404, "application/json", r#"{"message":"Unknown Webhook"}"#.into()),
+            _ => (
+                404,
+                "application/json",
+                r#"{"message":"Unknown Webhook"}"#.into(),
+            ),
         }
     })
 }
@@ -95,7 +103,13 @@ chat_id = "-100"
     let sent = wait_for(Duration::from_secs(20), || {
         discord.requests().len() == 1 && telegram.requests().len() == 1
     });
-    assert!(sent, "{:?} {:?}\n{}", discord.requests(), telegram.requests(), log_of(&out));
+    assert!(
+        sent,
+        "{:?} {:?}\n{}",
+        discord.requests(),
+        telegram.requests(),
+        log_of(&out)
+    );
 
     posts[1].body = format!(
         "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
@@ -107,11 +121,20 @@ chat_id = "-100"
     });
     d.signal("TERM");
     assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(edited, "{:?} {:?}\n{}", discord.requests(), telegram.requests(), log_of(&out));
+    assert!(
+        edited,
+        "{:?} {:?}\n{}",
+        discord.requests(),
+        telegram.requests(),
+        log_of(&out)
+    );
 
     let dc = discord.requests();
     assert_eq!(dc[0].method, "POST");
-    assert_eq!(dc[0].json()["embeds"][0]["title"], "New post: Update number 2");
+    assert_eq!(
+        dc[0].json()["embeds"][0]["title"],
+        "New post: Update number 2"
+    );
     assert_eq!(dc[1].method, "PATCH");
     assert_eq!(
         dc[1].target, "/api/webhooks/1/tok/messages/1001",
@@ -132,7 +155,11 @@ chat_id = "-100"
         .unwrap()
         .starts_with("Preset blog — New post\n\nUpdate number 2"));
     assert_eq!(tg[1].target, "/botT0KEN/editMessageText");
-    assert_eq!(tg[1].json()["message_id"], 42, "the id sendMessage returned");
+    assert_eq!(
+        tg[1].json()["message_id"],
+        42,
+        "the id sendMessage returned"
+    );
     assert!(tg[1].json()["text"]
         .as_str()
         .unwrap()
@@ -150,7 +177,11 @@ fn notify_test_reports_every_notifier_type() {
         if r.target == "/slack" {
             (200, "text/plain", "ok".into())
         } else {
-            (200, "application/json", r#"{"id":"x","event":"message"}"#.into())
+            (
+                200,
+                "application/json",
+                r#"{"id":"x","event":"message"}"#.into(),
+            )
         }
     });
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -242,5 +273,8 @@ url = "http://127.0.0.1:{closed}/hook"
         .into_iter()
         .find(|r| r.target == "/livewatch-topic")
         .unwrap();
-    assert!(ntfy.headers.iter().any(|(k, v)| k == "tags" && v == "test_tube"));
+    assert!(ntfy
+        .headers
+        .iter()
+        .any(|(k, v)| k == "tags" && v == "test_tube"));
 }

@@ -85,7 +85,11 @@ fn webhook_retries_503_signs_and_delivers_each_guardian_event_once() {
         .map(|r| r["json"]["id"].as_str().unwrap())
         .collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
-    assert_eq!(unique.len(), ids.len(), "each event delivered once: {ids:?}");
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "each event delivered once: {ids:?}"
+    );
     for r in &recs {
         let h = &r["headers"];
         assert_eq!(h["content-type"], "application/json");
@@ -113,7 +117,12 @@ fn announce(
     n: usize,
     sink: &Sink,
     extra_notifier: &str,
-) -> (PageServer, std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+) -> (
+    PageServer,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let page = PageServer::start(live_page("Test blog", &gen_posts(n)));
     let cfg = write_config(
         dir,
@@ -124,12 +133,7 @@ fn announce(
             extra_notifier,
         ),
     );
-    (
-        page,
-        cfg,
-        dir.join("state"),
-        dir.join("events.jsonl"),
-    )
+    (page, cfg, dir.join("state"), dir.join("events.jsonl"))
 }
 
 #[test]
@@ -150,9 +154,15 @@ fn webhook_honours_retry_after_and_retries_drop_and_reset() {
     assert_eq!(actions, ["status", "drop", "reset", "ok"], "{recs:#?}");
     assert_eq!(recs[0]["status"], 429);
     let id = &recs[0]["json"]["id"];
-    assert!(recs.iter().all(|r| &r["json"]["id"] == id), "same id on every attempt");
+    assert!(
+        recs.iter().all(|r| &r["json"]["id"] == id),
+        "same id on every attempt"
+    );
     let gap = recs[1]["ts"].as_f64().unwrap() - recs[0]["ts"].as_f64().unwrap();
-    assert!(gap >= 2.0, "Retry-After: 2 honoured, next attempt after {gap:.2}s");
+    assert!(
+        gap >= 2.0,
+        "Retry-After: 2 honoured, next attempt after {gap:.2}s"
+    );
 }
 
 #[test]
@@ -173,7 +183,10 @@ fn webhook_400_is_dead_lettered_and_outbox_retry_requeues_it() {
     assert_eq!(recs.len(), 1, "a 400 is not retried: {recs:#?}");
     let id = recs[0]["json"]["id"].as_str().unwrap();
     assert!(listing.contains(id), "{listing}");
-    assert!(listing.contains("HTTP 400"), "status in the listing: {listing}");
+    assert!(
+        listing.contains("HTTP 400"),
+        "status in the listing: {listing}"
+    );
     assert!(
         log_of(&out).contains("dead letters"),
         "logged: {}",
@@ -216,7 +229,13 @@ fn a_burst_becomes_one_digest() {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for i in 1..=8 {
         let h = format!("Update number {i}");
-        *counts.entry(if msg.contains(&h) { "listed" } else { "missing" }).or_default() += 1;
+        *counts
+            .entry(if msg.contains(&h) {
+                "listed"
+            } else {
+                "missing"
+            })
+            .or_default() += 1;
     }
     assert_eq!(counts.get("listed"), Some(&8), "{msg}");
 }

@@ -120,7 +120,10 @@ impl Worker {
             }
             if let Some((limit, window)) = self.route.spec.burst {
                 let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
                     sent.pop_front();
                 }
                 let room = (limit as usize).saturating_sub(sent.len());
@@ -205,7 +208,12 @@ impl Worker {
     }
 
     /// Record the outcome for every row a delivery covered.
-    async fn settle(&self, rows: &[Pending], event: &Event, result: Result<Delivered, DeliveryError>) {
+    async fn settle(
+        &self,
+        rows: &[Pending],
+        event: &Event,
+        result: Result<Delivered, DeliveryError>,
+    ) {
         let name = &self.route.spec.name;
         let store = self.shared.store.clone();
         let now = Utc::now();
@@ -309,7 +317,9 @@ mod tests {
 
     #[test]
     fn digest_lists_headlines_with_a_stable_id() {
-        let rows: Vec<Pending> = (1..=25).map(|i| pending(i, &format!("Headline {i}"))).collect();
+        let rows: Vec<Pending> = (1..=25)
+            .map(|i| pending(i, &format!("Headline {i}")))
+            .collect();
         let a = digest(&rows, Utc::now());
         let b = digest(&rows, Utc::now());
         assert_eq!(a.id, b.id);

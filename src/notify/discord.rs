@@ -64,9 +64,9 @@ impl Discord {
         let mut u = url::Url::parse(&self.url)
             .map_err(|e| DeliveryError::Permanent(format!("bad Discord webhook URL: {e}")))?;
         if !extra.is_empty() {
-            let mut segs = u.path_segments_mut().map_err(|_| {
-                DeliveryError::Permanent("bad Discord webhook URL: no path".into())
-            })?;
+            let mut segs = u
+                .path_segments_mut()
+                .map_err(|_| DeliveryError::Permanent("bad Discord webhook URL: no path".into()))?;
             segs.pop_if_empty();
             for s in extra {
                 segs.push(s);

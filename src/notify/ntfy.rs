@@ -49,7 +49,9 @@ fn tags(kind: EventKind) -> &'static str {
 
 /// The headers and body of one message.
 pub fn request(m: &Message, priority: Option<u8>) -> (Vec<(&'static str, String)>, String) {
-    let priority = priority.unwrap_or(if m.is_urgent() { 4 } else { 3 }).clamp(1, 5);
+    let priority = priority
+        .unwrap_or(if m.is_urgent() { 4 } else { 3 })
+        .clamp(1, 5);
     let headers = vec![
         ("Title", header_text(&truncate(&m.title(), 200))),
         ("Tags", tags(m.kind).to_string()),
@@ -102,14 +104,14 @@ mod tests {
         let (h, body) = request(&m, None);
         let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
         // "—" is not ASCII: encoded.
-        assert_eq!(
-            get("Title"),
-            Some(header_text("Ukraine live — Correction"))
-        );
+        assert_eq!(get("Title"), Some(header_text("Ukraine live — Correction")));
         assert!(get("Title").unwrap().starts_with("=?UTF-8?B?"));
         assert_eq!(get("Tags").as_deref(), Some("warning"));
         assert_eq!(get("Priority").as_deref(), Some("4"));
-        assert_eq!(get("Click").as_deref(), Some("https://news.example/live#p1"));
+        assert_eq!(
+            get("Click").as_deref(),
+            Some("https://news.example/live#p1")
+        );
         assert!(body.starts_with("UK aid package\n"), "{body}");
         assert!(body.contains("Before:\nBritain sends long-range attack drones."));
         let (h, _) = request(&m, Some(9));

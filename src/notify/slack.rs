@@ -83,7 +83,10 @@ impl Slack {
         if v["ok"].as_bool() == Some(true) {
             return Ok(v);
         }
-        let err = v["error"].as_str().unwrap_or("unreadable answer").to_string();
+        let err = v["error"]
+            .as_str()
+            .unwrap_or("unreadable answer")
+            .to_string();
         Err(match err.as_str() {
             "ratelimited" | "internal_error" | "fatal_error" | "service_unavailable" => {
                 DeliveryError::retry(format!("Slack {method}: {err}"))
@@ -113,7 +116,9 @@ impl Notifier for Slack {
                     })
                 }
                 Err(DeliveryError::Permanent(why)) => {
-                    tracing::info!("cannot update Slack message {ts} ({why}); replying in its thread");
+                    tracing::info!(
+                        "cannot update Slack message {ts} ({why}); replying in its thread"
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -154,6 +159,9 @@ mod tests {
             p["blocks"][1]["elements"][0]["text"],
             "Ukraine live · *Correction*"
         );
-        assert!(p["text"].as_str().unwrap().starts_with("Ukraine live — Correction: "));
+        assert!(p["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ukraine live — Correction: "));
     }
 }

@@ -51,7 +51,11 @@ impl Telegram {
     }
 
     fn method(&self, name: &str) -> String {
-        format!("{}/bot{}/{name}", self.url.trim_end_matches('/'), self.token)
+        format!(
+            "{}/bot{}/{name}",
+            self.url.trim_end_matches('/'),
+            self.token
+        )
     }
 
     /// `sendMessage` body. `reply_to`: the earlier message this one answers.
@@ -125,9 +129,15 @@ mod tests {
     fn text_has_title_body_quote_and_link() {
         let m = Message::of(&crate::notify::message::tests::correction());
         let t = text(&m, true);
-        assert!(t.starts_with("Ukraine live — Correction\n\nUK aid package\n"), "{t}");
+        assert!(
+            t.starts_with("Ukraine live — Correction\n\nUK aid package\n"),
+            "{t}"
+        );
         assert!(t.contains("{+missiles and+}"), "{t}");
-        assert!(t.contains("» Britain sends long-range attack drones."), "{t}");
+        assert!(
+            t.contains("» Britain sends long-range attack drones."),
+            "{t}"
+        );
         assert!(t.ends_with("\n\nhttps://news.example/live#p1"), "{t}");
         assert!(!text(&m, false).contains("Before:"));
     }

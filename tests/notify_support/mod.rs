@@ -64,7 +64,11 @@ impl Sink {
     pub fn delivered(&self) -> Vec<serde_json::Value> {
         self.records()
             .into_iter()
-            .filter(|r| r["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
+            .filter(|r| {
+                r["status"]
+                    .as_u64()
+                    .is_some_and(|s| (200..300).contains(&s))
+            })
             .collect()
     }
 
@@ -91,7 +95,10 @@ pub fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String)
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -205,13 +212,8 @@ impl PageServer {
     pub fn start(html: String) -> PageServer {
         let page = Arc::new(Mutex::new(html));
         let p = page.clone();
-        let server = Server::start(move |_| {
-            (
-                200,
-                "text/html; charset=utf-8",
-                p.lock().unwrap().clone(),
-            )
-        });
+        let server =
+            Server::start(move |_| (200, "text/html; charset=utf-8", p.lock().unwrap().clone()));
         PageServer { server, page }
     }
 
@@ -237,7 +239,9 @@ pub fn gen_posts(n: usize) -> Vec<GenPost> {
         .map(|i| GenPost {
             id: format!("post-{i}"),
             headline: format!("Update number {i}"),
-            body: format!("Paragraph one of update {i}, with some words.\n\nParagraph two of update {i}."),
+            body: format!(
+                "Paragraph one of update {i}, with some words.\n\nParagraph two of update {i}."
+            ),
         })
         .collect()
 }
