@@ -163,6 +163,9 @@ pub struct NotifierFile {
     pub json: Option<bool>,
     /// ntfy: topic priority (1-5).
     pub priority: Option<u8>,
+    /// First wait between delivery attempts (default 1s); it doubles per attempt, with
+    /// jitter, up to 10 minutes.
+    pub retry_wait: Option<Dur>,
 }
 
 /// A validated config: what the daemon runs on.
@@ -253,6 +256,8 @@ pub struct NotifierSpec {
     pub burst: Option<(u32, Duration)>,
     pub give_up_after: Duration,
     pub timeout: Duration,
+    /// First wait between delivery attempts; doubles per attempt up to 10 minutes.
+    pub retry_wait: Duration,
 }
 
 /// The notifier types and their own settings.
@@ -736,6 +741,7 @@ impl Validator<'_> {
                 .map(|d| d.0)
                 .unwrap_or(Duration::from_secs(24 * 3600)),
             timeout: n.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
+            retry_wait: n.retry_wait.map(|d| d.0).unwrap_or(Duration::from_secs(1)),
         })
     }
 }

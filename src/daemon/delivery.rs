@@ -1,21 +1,34 @@
 //! A delivery worker: takes one notifier's due events from the outbox, oldest first (in
 //! order per blog), delivers them, and records the outcome. A crash at any point leaves
 //! the row pending, so it is delivered again with the same event id: at least once.
+//!
+//! Burst control: with `burst = N` / `burst_window = W`, a worker sends at most N
+//! messages within W. When more events are due than the window has room for, they go
+//! out as one digest event (the kind of the first, a `message` listing the headlines),
+//! and every covered delivery is settled with it. When the window is full, the worker
+//! waits for a slot and then sends what has gathered as one digest.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::{stopped, Route, Shared};
-use crate::notify::{Delivery, DeliveryError};
+use crate::model::{Event, EventKind};
+use crate::notify::{Delivered, Delivery, DeliveryError};
 use crate::store::Pending;
 
 /// Longest wait between two attempts of one event.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
 /// How long an idle worker sleeps before it looks again without being woken.
 const IDLE: Duration = Duration::from_secs(30);
+/// Most events one digest covers (the rest go into the next one).
+const DIGEST_MAX: usize = 100;
+/// Headlines listed in a digest's message.
+const DIGEST_LINES: usize = 20;
 
 /// Delivers the outbox rows of one notifier.
 pub struct Worker {
@@ -23,17 +36,57 @@ pub struct Worker {
     pub route: Route,
 }
 
-/// Wait before attempt `attempts + 1`: 1 s × 2^attempts with jitter, capped at 10 min,
-/// and never shorter than the receiver's `Retry-After`.
-pub fn retry_delay(attempts: u32, retry_after: Option<Duration>) -> Duration {
-    let base = Duration::from_secs(1).saturating_mul(2u32.saturating_pow(attempts.min(12)));
-    let d = super::schedule::jitter(base.min(MAX_RETRY_DELAY), 0.25).min(MAX_RETRY_DELAY);
+/// Wait before attempt `attempts + 1`: `base` × 2^attempts with jitter, capped at
+/// 10 min, and never shorter than the receiver's `Retry-After`.
+pub fn retry_delay(base: Duration, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let d = base.saturating_mul(2u32.saturating_pow(attempts.min(20)));
+    let d = super::schedule::jitter(d.min(MAX_RETRY_DELAY), 0.25).min(MAX_RETRY_DELAY);
     retry_after.map_or(d, |ra| d.max(ra))
+}
+
+/// One digest event standing for `rows` (at least one): the first row's kind and blog,
+/// and a message with the count and the headlines. Its id derives from the covered ids,
+/// so a digest resent after a crash has the same id.
+pub fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
+    let first = &rows[0].event;
+    let mut h = blake3::Hasher::new();
+    for r in rows {
+        h.update(r.event.id.as_bytes());
+        h.update(b"\x00");
+    }
+    let mut message = format!("{} updates", rows.len());
+    for r in rows.iter().take(DIGEST_LINES) {
+        let what = match (&r.event.post, &r.event.message) {
+            (Some(p), _) => p.title().to_string(),
+            (None, Some(m)) => m.lines().next().unwrap_or("").to_string(),
+            (None, None) => String::new(),
+        };
+        message.push_str(&format!(
+            "\n• [{}] {}",
+            r.event.kind,
+            crate::text::truncate(&what, 120)
+        ));
+    }
+    if rows.len() > DIGEST_LINES {
+        message.push_str(&format!("\n… and {} more", rows.len() - DIGEST_LINES));
+    }
+    Event {
+        id: format!("evt_digest_{}", &h.finalize().to_hex()[..22]),
+        kind: first.kind,
+        detected_at: now,
+        blog: first.blog.clone(),
+        post: None,
+        previous: None,
+        diff: None,
+        message: Some(message),
+    }
 }
 
 impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.route.spec.name.clone();
+        // When the last messages went out, for burst control.
+        let mut sent: VecDeque<Instant> = VecDeque::new();
         loop {
             // Register for wake-ups before looking, so a commit between the look and
             // the wait is not missed.
@@ -65,20 +118,71 @@ impl Worker {
                 }
                 continue;
             }
+            if let Some((limit, window)) = self.route.spec.burst {
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    sent.pop_front();
+                }
+                let room = (limit as usize).saturating_sub(sent.len());
+                let n = name.clone();
+                let all = store
+                    .call(move |s| s.due_all(&n, Utc::now(), DIGEST_MAX))
+                    .await
+                    .unwrap_or_default();
+                if all.len() > room {
+                    if room == 0 {
+                        // The window is full: wait for a slot, gathering what comes.
+                        let free_at = sent.front().map_or(now, |t| *t + window);
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(free_at) => {}
+                            _ = stopped(&mut stop) => return,
+                        }
+                        continue;
+                    }
+                    if all.len() > 1 {
+                        tracing::info!(notifier = %name, events = all.len(), "burst: sending one digest");
+                        sent.push_back(Instant::now());
+                        tokio::select! {
+                            _ = self.deliver(all) => {}
+                            _ = stopped(&mut stop) => return,
+                        }
+                        continue;
+                    }
+                }
+            }
             for p in due {
+                if self.route.spec.burst.is_some() {
+                    sent.push_back(Instant::now());
+                }
                 tokio::select! {
-                    _ = self.deliver(p) => {}
+                    _ = self.deliver(vec![p]) => {}
                     _ = stopped(&mut stop) => return,
+                }
+                if self.route.spec.burst.is_some() {
+                    // Look again: the next one may belong in a digest.
+                    break;
                 }
             }
         }
     }
 
-    async fn deliver(&self, p: Pending) {
+    /// Deliver `rows` (one event, or several as one digest) and settle them all.
+    async fn deliver(&self, rows: Vec<Pending>) {
         let name = &self.route.spec.name;
         let store = self.shared.store.clone();
-        let earlier = match &p.event.post {
-            Some(post) if p.event.kind != crate::model::EventKind::New => {
+        let Some(p) = rows.first() else { return };
+        let digest_event;
+        let event = if rows.len() == 1 {
+            &p.event
+        } else {
+            digest_event = digest(&rows, Utc::now());
+            &digest_event
+        };
+        let earlier = match &event.post {
+            Some(post) if event.kind != EventKind::New => {
                 let (n, b, id) = (name.clone(), p.blog_id, post.id.clone());
                 store
                     .call(move |s| s.remote_id_for_post(&n, b, &id))
@@ -89,7 +193,7 @@ impl Worker {
             _ => None,
         };
         let d = Delivery {
-            event: &p.event,
+            event,
             earlier_remote_id: earlier,
             attempt: p.attempts + 1,
         };
@@ -100,30 +204,64 @@ impl Worker {
                 "no answer within {timeout:?}"
             ))),
         };
+        self.settle(&rows, event, result).await;
+    }
+
+    /// Record the outcome for every row a delivery covered.
+    async fn settle(
+        &self,
+        rows: &[Pending],
+        event: &Event,
+        result: Result<Delivered, DeliveryError>,
+    ) {
+        let name = &self.route.spec.name;
+        let store = self.shared.store.clone();
         let now = Utc::now();
-        let (seq, n) = (p.seq, name.clone());
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
+        let oldest = rows.iter().map(|r| r.created_at).min().unwrap_or(now);
+        let n = name.clone();
         let r = match result {
             Ok(done) => {
-                tracing::debug!(notifier = %name, event = %p.event.id, "delivered");
+                tracing::debug!(notifier = %name, event = %event.id, "delivered");
                 store
-                    .call(move |s| s.mark_done(seq, &n, done.remote_id.as_deref(), now))
+                    .call(move |s| {
+                        seqs.iter()
+                            .try_for_each(|&q| s.mark_done(q, &n, done.remote_id.as_deref(), now))
+                    })
                     .await
             }
             Err(DeliveryError::Permanent(why)) => {
-                tracing::error!(notifier = %name, event = %p.event.id, "delivery refused, moved to dead letters: {why}");
-                store.call(move |s| s.mark_dead(seq, &n, &why)).await
+                tracing::error!(notifier = %name, event = %event.id, "delivery refused, moved to dead letters: {why}");
+                store
+                    .call(move |s| seqs.iter().try_for_each(|&q| s.mark_dead(q, &n, &why)))
+                    .await
             }
-            Err(DeliveryError::Retry { reason, after }) => {
-                let age = (now - p.created_at).to_std().unwrap_or_default();
+            Err(e @ (DeliveryError::Retry { .. } | DeliveryError::Unavailable(_))) => {
+                let (reason, after, reported) = match e {
+                    DeliveryError::Retry { reason, after } => (reason, after, false),
+                    DeliveryError::Unavailable(reason) => (reason, None, true),
+                    DeliveryError::Permanent(_) => unreachable!("matched above"),
+                };
+                let age = (now - oldest).to_std().unwrap_or_default();
                 if age >= self.route.spec.give_up_after {
-                    tracing::error!(notifier = %name, event = %p.event.id, "giving up after {age:?}, moved to dead letters: {reason}");
-                    store.call(move |s| s.mark_dead(seq, &n, &reason)).await
+                    tracing::error!(notifier = %name, event = %event.id, "giving up after {age:?}, moved to dead letters: {reason}");
+                    store
+                        .call(move |s| seqs.iter().try_for_each(|&q| s.mark_dead(q, &n, &reason)))
+                        .await
                 } else {
-                    let wait = retry_delay(p.attempts, after);
-                    tracing::warn!(notifier = %name, event = %p.event.id, attempt = p.attempts + 1, "delivery failed, retrying in {wait:?}: {reason}");
+                    let wait = retry_delay(self.route.spec.retry_wait, attempts, after);
+                    if reported {
+                        tracing::debug!(notifier = %name, event = %event.id, attempt = attempts + 1, "not delivered, retrying in {wait:?}: {reason}");
+                    } else {
+                        tracing::warn!(notifier = %name, event = %event.id, attempt = attempts + 1, "delivery failed, retrying in {wait:?}: {reason}");
+                    }
                     let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
                     store
-                        .call(move |s| s.mark_retry(seq, &n, next, &reason))
+                        .call(move |s| {
+                            seqs.iter()
+                                .try_for_each(|&q| s.mark_retry(q, &n, next, &reason))
+                        })
                         .await
                 }
             }
@@ -137,12 +275,61 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BlogRef, Post};
 
     #[test]
     fn retry_delays_grow_capped_and_honour_retry_after() {
-        assert!(retry_delay(0, None) <= Duration::from_millis(1250));
-        assert!(retry_delay(4, None) >= Duration::from_secs(12));
-        assert!(retry_delay(30, None) <= MAX_RETRY_DELAY);
-        assert!(retry_delay(0, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+        let s = Duration::from_secs(1);
+        assert!(retry_delay(s, 0, None) <= Duration::from_millis(1250));
+        assert!(retry_delay(s, 4, None) >= Duration::from_secs(12));
+        assert!(retry_delay(s, 30, None) <= MAX_RETRY_DELAY);
+        assert!(retry_delay(s, 0, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+        assert!(retry_delay(Duration::from_millis(100), 1, None) <= Duration::from_millis(250));
+    }
+
+    fn pending(seq: i64, headline: &str) -> Pending {
+        let mut post = Post::new(format!("p{seq}"), "body");
+        post.headline = Some(headline.into());
+        Pending {
+            seq,
+            blog_id: 1,
+            event: Event {
+                id: format!("evt_{seq}"),
+                kind: EventKind::New,
+                detected_at: Utc::now(),
+                blog: BlogRef {
+                    url: "http://b/".into(),
+                    title: Some("Blog".into()),
+                },
+                post: Some(post),
+                previous: None,
+                diff: None,
+                message: None,
+            },
+            attempts: 0,
+            next_at: Utc::now(),
+            created_at: Utc::now(),
+            notifier: "n".into(),
+            state: "pending".into(),
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn digest_lists_headlines_with_a_stable_id() {
+        let rows: Vec<Pending> = (1..=25)
+            .map(|i| pending(i, &format!("Headline {i}")))
+            .collect();
+        let a = digest(&rows, Utc::now());
+        let b = digest(&rows, Utc::now());
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, digest(&rows[..3], Utc::now()).id);
+        assert_eq!(a.kind, EventKind::New);
+        assert!(a.post.is_none());
+        let m = a.message.unwrap();
+        assert!(m.starts_with("25 updates\n• [new] Headline 1\n"), "{m}");
+        assert!(m.contains("• [new] Headline 20"), "{m}");
+        assert!(!m.contains("Headline 21"), "{m}");
+        assert!(m.ends_with("… and 5 more"), "{m}");
     }
 }

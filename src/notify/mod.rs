@@ -2,7 +2,15 @@
 //! events from the outbox in order, call [`Notifier::deliver`], and record the result
 //! (done, retry later, or dead-letter).
 
+pub mod desktop;
+pub mod discord;
+pub mod http;
+pub mod message;
+pub mod ntfy;
+pub mod slack;
 pub mod stdout;
+pub mod telegram;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +50,11 @@ pub enum DeliveryError {
     /// Retrying cannot help (e.g. HTTP 400): dead-letter the event now.
     #[error("{0}")]
     Permanent(String),
+    /// The target as a whole is unreachable (no desktop session bus): try again later.
+    /// The notifier has already reported it once, so the worker does not log it again
+    /// for every event.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl DeliveryError {
@@ -60,24 +73,50 @@ pub trait Notifier: Send + Sync {
     async fn deliver(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError>;
 }
 
-/// Build the notifier a spec describes.
+/// Build the notifier a spec describes. HTTP notifiers share `client` (its connection
+/// pool) and apply the spec's own timeout per request.
 pub fn build(spec: &NotifierSpec, client: &reqwest::Client) -> Arc<dyn Notifier> {
-    let _ = client;
+    let http = http::Http::new(client.clone(), spec.timeout);
     match &spec.kind {
         NotifierKind::Stdout { json } => Arc::new(stdout::Stdout::new(*json)),
-        other => Arc::new(Unsupported(other.type_name())),
-    }
-}
-
-/// A notifier type this build cannot deliver to yet: every event fails, retried later.
-struct Unsupported(&'static str);
-
-#[async_trait]
-impl Notifier for Unsupported {
-    async fn deliver(&self, _: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        Err(DeliveryError::retry(format!(
-            "notifier type {} is not available in this build",
-            self.0
-        )))
+        NotifierKind::Desktop { critical_urgency } => {
+            Arc::new(desktop::Desktop::new(&spec.name, *critical_urgency))
+        }
+        NotifierKind::Webhook {
+            url,
+            secret,
+            headers,
+        } => Arc::new(webhook::Webhook::new(
+            http,
+            url.clone(),
+            secret.clone(),
+            headers.clone(),
+        )),
+        NotifierKind::Slack {
+            url,
+            token,
+            channel,
+        } => Arc::new(slack::Slack::new(
+            http,
+            url.clone(),
+            token.clone(),
+            channel.clone(),
+        )),
+        NotifierKind::Discord { url } => Arc::new(discord::Discord::new(http, url.clone())),
+        NotifierKind::Ntfy {
+            url,
+            token,
+            priority,
+        } => Arc::new(ntfy::Ntfy::new(http, url.clone(), token.clone(), *priority)),
+        NotifierKind::Telegram {
+            url,
+            token,
+            chat_id,
+        } => Arc::new(telegram::Telegram::new(
+            http,
+            url.clone(),
+            token.clone(),
+            chat_id.clone(),
+        )),
     }
 }

@@ -465,6 +465,43 @@ impl Store {
         })
     }
 
+    /// Every due delivery for `notifier`, oldest first, at most `limit`, several per
+    /// blog, but none after a blog's first row that is not due yet (order per blog is
+    /// kept): what a burst digest covers.
+    pub fn due_all(
+        &self,
+        notifier: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Pending>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                 WHERE d.notifier = ?1 AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?2"
+            ))?;
+            let rows = st
+                .query_map(params![notifier, (limit * 4) as i64], pending_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut blocked = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for r in rows {
+                let r = r?;
+                if blocked.contains(&r.blog_id) {
+                    continue;
+                }
+                if r.next_at > now {
+                    blocked.insert(r.blog_id);
+                    continue;
+                }
+                out.push(r);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The earliest `next_at` of a pending delivery for `notifier`.
     pub fn next_due_at(&self, notifier: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with(|c| {

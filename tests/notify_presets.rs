@@ -1,0 +1,280 @@
+//! Chat presets against local fakes of their HTTP APIs (real HTTP servers that record
+//! every call): a correction edits the message sent for the post. And `notify-test`
+//! with every notifier type.
+
+mod common;
+mod notify_support;
+
+use std::time::Duration;
+
+use common::*;
+use notify_support::*;
+
+/// A fake Discord webhook: messages get ids 1001, 1002, …
+fn fake_discord() -> Server {
+    let next = std::sync::atomic::AtomicU64::new(1001);
+    Server::start(move |r| {
+        let (path, query) = r.target.split_once('?').unwrap_or((&r.target, ""));
+        match (r.method.as_str(), path) {
+            ("POST", "/api/webhooks/1/tok") if query.contains("wait=true") => {
+                let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (
+                    200,
+                    "application/json",
+                    format!(r#"{{"id":"{id}","type":0}}"#),
+                )
+            }
+            ("PATCH", p) if p.starts_with("/api/webhooks/1/tok/messages/") => {
+                let id = p.rsplit('/').next().unwrap().to_string();
+                (200, "application/json", format!(r#"{{"id":"{id}"}}"#))
+            }
+            _ => (
+                404,
+                "application/json",
+                r#"{"message":"Unknown Webhook"}"#.into(),
+            ),
+        }
+    })
+}
+
+/// A fake Telegram bot API: messages get ids 42, 43, …
+fn fake_telegram() -> Server {
+    let next = std::sync::atomic::AtomicU64::new(42);
+    Server::start(move |r| match (r.method.as_str(), r.target.as_str()) {
+        ("POST", "/botT0KEN/sendMessage") => {
+            let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (
+                200,
+                "application/json",
+                format!(r#"{{"ok":true,"result":{{"message_id":{id},"chat":{{"id":-100}}}}}}"#),
+            )
+        }
+        ("POST", "/botT0KEN/editMessageText") => (
+            200,
+            "application/json",
+            r#"{"ok":true,"result":{"message_id":1}}"#.into(),
+        ),
+        _ => (
+            404,
+            "application/json",
+            r#"{"ok":false,"error_code":404,"description":"Not Found"}"#.into(),
+        ),
+    })
+}
+
+#[test]
+fn discord_and_telegram_edit_the_message_of_a_corrected_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let discord = fake_discord();
+    let telegram = fake_telegram();
+    let mut posts = gen_posts(2);
+    let page = PageServer::start(live_page("Preset blog", &posts));
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[watch]]
+url = "{}"
+name = "Preset blog"
+interval = "200ms"
+adaptive = false
+announce_existing = 1
+
+[[notifier]]
+name = "dc"
+type = "discord"
+url = "{}"
+
+[[notifier]]
+name = "tg"
+type = "telegram"
+url = "{}"
+token = "T0KEN"
+chat_id = "-100"
+"#,
+            page.url(),
+            discord.url("/api/webhooks/1/tok"),
+            telegram.url("")
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = dir.path().join("events.jsonl");
+    let mut d = run_daemon(&cfg, &state, &out);
+    let sent = wait_for(Duration::from_secs(20), || {
+        discord.requests().len() == 1 && telegram.requests().len() == 1
+    });
+    assert!(
+        sent,
+        "{:?} {:?}\n{}",
+        discord.requests(),
+        telegram.requests(),
+        log_of(&out)
+    );
+
+    posts[1].body = format!(
+        "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
+        posts[1].body.replace("some words", "some other words")
+    );
+    page.set(live_page("Preset blog", &posts));
+    let edited = wait_for(Duration::from_secs(20), || {
+        discord.requests().len() == 2 && telegram.requests().len() == 2
+    });
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        edited,
+        "{:?} {:?}\n{}",
+        discord.requests(),
+        telegram.requests(),
+        log_of(&out)
+    );
+
+    let dc = discord.requests();
+    assert_eq!(dc[0].method, "POST");
+    assert_eq!(
+        dc[0].json()["embeds"][0]["title"],
+        "New post: Update number 2"
+    );
+    assert_eq!(dc[1].method, "PATCH");
+    assert_eq!(
+        dc[1].target, "/api/webhooks/1/tok/messages/1001",
+        "the message sent for the post is edited"
+    );
+    let embed = &dc[1].json()["embeds"][0];
+    assert_eq!(embed["title"], "Correction: Update number 2");
+    assert!(
+        embed["description"].as_str().unwrap().contains("other"),
+        "the changed words: {embed}"
+    );
+
+    let tg = telegram.requests();
+    assert_eq!(tg[0].target, "/botT0KEN/sendMessage");
+    assert_eq!(tg[0].json()["chat_id"], "-100");
+    assert!(tg[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Preset blog — New post\n\nUpdate number 2"));
+    assert_eq!(tg[1].target, "/botT0KEN/editMessageText");
+    assert_eq!(
+        tg[1].json()["message_id"],
+        42,
+        "the id sendMessage returned"
+    );
+    assert!(tg[1].json()["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Preset blog — Correction\n\nUpdate number 2"));
+}
+
+#[test]
+fn notify_test_reports_every_notifier_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = DesktopEnv::start(&dir.path().join("desktop"));
+    let sink = Sink::start(dir.path(), &[]);
+    let discord = fake_discord();
+    let telegram = fake_telegram();
+    let plain = Server::start(|r| {
+        if r.target == "/slack" {
+            (200, "text/plain", "ok".into())
+        } else {
+            (
+                200,
+                "application/json",
+                r#"{"id":"x","event":"message"}"#.into(),
+            )
+        }
+    });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[notifier]]
+name = "out"
+type = "stdout"
+
+[[notifier]]
+name = "desk"
+type = "desktop"
+
+[[notifier]]
+name = "hook"
+type = "webhook"
+url = "{}"
+
+[[notifier]]
+name = "sl"
+type = "slack"
+url = "{}"
+
+[[notifier]]
+name = "dc"
+type = "discord"
+url = "{}"
+
+[[notifier]]
+name = "nt"
+type = "ntfy"
+url = "{}"
+
+[[notifier]]
+name = "tg"
+type = "telegram"
+url = "{}"
+token = "T0KEN"
+chat_id = "-100"
+
+[[notifier]]
+name = "down"
+type = "webhook"
+url = "http://127.0.0.1:{closed}/hook"
+"#,
+            sink.url(),
+            plain.url("/slack"),
+            discord.url("/api/webhooks/1/tok"),
+            plain.url("/livewatch-topic"),
+            telegram.url(""),
+        ),
+    );
+    let out = livewatch()
+        .arg("notify-test")
+        .arg("--config")
+        .arg(&cfg)
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "one notifier failed: {text}");
+    for line in [
+        "desk (desktop): delivered",
+        "hook (webhook): delivered",
+        "sl (slack): delivered",
+        "dc (discord): delivered",
+        "nt (ntfy): delivered",
+        "tg (telegram): delivered",
+        "out (stdout): delivered",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    let down = text
+        .lines()
+        .find(|l| l.starts_with("down (webhook): FAILED: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(down.to_lowercase().contains("connect"), "{down}");
+    assert!(wait_for(Duration::from_secs(5), || env.log().len() == 1));
+    assert_eq!(env.log()[0]["summary"], "livewatch — Test");
+    assert_eq!(sink.delivered()[0]["headers"]["x-livewatch-event"], "test");
+    let ntfy = plain
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/livewatch-topic")
+        .unwrap();
+    assert!(ntfy
+        .headers
+        .iter()
+        .any(|(k, v)| k == "tags" && v == "test_tube"));
+}
