@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use super::{stopped, Route, Shared};
+use crate::metrics::DeliveryResult;
 use crate::notify::{Delivery, DeliveryError};
 use crate::store::Pending;
 
@@ -102,25 +103,30 @@ impl Worker {
         };
         let now = Utc::now();
         let (seq, n) = (p.seq, name.clone());
+        let metrics = crate::metrics::global();
         let r = match result {
             Ok(done) => {
                 tracing::debug!(notifier = %name, event = %p.event.id, "delivered");
+                metrics.delivery(name, DeliveryResult::Ok);
                 store
                     .call(move |s| s.mark_done(seq, &n, done.remote_id.as_deref(), now))
                     .await
             }
             Err(DeliveryError::Permanent(why)) => {
                 tracing::error!(notifier = %name, event = %p.event.id, "delivery refused, moved to dead letters: {why}");
+                metrics.delivery(name, DeliveryResult::Dead);
                 store.call(move |s| s.mark_dead(seq, &n, &why)).await
             }
             Err(DeliveryError::Retry { reason, after }) => {
                 let age = (now - p.created_at).to_std().unwrap_or_default();
                 if age >= self.route.spec.give_up_after {
                     tracing::error!(notifier = %name, event = %p.event.id, "giving up after {age:?}, moved to dead letters: {reason}");
+                    metrics.delivery(name, DeliveryResult::Dead);
                     store.call(move |s| s.mark_dead(seq, &n, &reason)).await
                 } else {
                     let wait = retry_delay(p.attempts, after);
                     tracing::warn!(notifier = %name, event = %p.event.id, attempt = p.attempts + 1, "delivery failed, retrying in {wait:?}: {reason}");
+                    metrics.delivery(name, DeliveryResult::Retry);
                     let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
                     store
                         .call(move |s| s.mark_retry(seq, &n, next, &reason))

@@ -8,6 +8,7 @@
 pub mod delivery;
 pub mod poll;
 pub mod schedule;
+pub mod supervisor;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
