@@ -268,6 +268,34 @@ fn sighup_reload_adds_a_blog_changes_a_notifier_and_refuses_a_broken_config() {
         assert!(r["pending_events"].is_i64());
     }
 
+    // Reload without guardian: its task stops, cbsnews goes on.
+    write_config(dir.path(), &format!("{}{OUT_NOTIFIER}", watch_toml(&c)));
+    d.signal("HUP");
+    assert!(
+        wait_for(LONG, || std::fs::read_to_string(out.with_extension("log"))
+            .unwrap_or_default()
+            .matches("configuration reloaded blogs=1 ")
+            .count()
+            == 1),
+        "{}",
+        dump(&out)
+    );
+    // Count guardian's requests once a request that was in flight at the reload has
+    // surely been logged: after two more cbsnews polls.
+    let cbs_polls = server.requests("cbsnews").len();
+    assert!(wait_for(LONG, || server.requests("cbsnews").len() >= cbs_polls + 2));
+    let guardian_polls = server.requests("guardian").len();
+    let cbs_polls = server.requests("cbsnews").len();
+    assert!(
+        wait_for(LONG, || server.requests("cbsnews").len() >= cbs_polls + 5),
+        "cbsnews is no longer polled"
+    );
+    assert_eq!(
+        server.requests("guardian").len(),
+        guardian_polls,
+        "a removed blog is still polled"
+    );
+
     d.signal("TERM");
     assert_eq!(d.wait_exit(LONG), Some(0), "{}", dump(&out));
 
