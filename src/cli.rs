@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
+use crate::daemon::supervisor::{self, Supervisor};
 use crate::daemon::Daemon;
 use crate::extract::{self, Page, Strategy};
 use crate::store::Store;
@@ -279,38 +280,71 @@ async fn serve(
         })
     });
     tracing::info!(blogs = daemon.blog_count(), state = %dir.display(), "livewatch running");
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let mut supervisor = Supervisor::from_env();
+    let health = daemon.shared().health.clone();
+    supervisor.tick(&health);
+    supervisor.ready();
+    refresh_status(&daemon, &mut supervisor).await;
+    // The control loop's own ticks feed the watchdog and /healthz: if this loop stalls,
+    // both notice.
+    let mut tick = tokio::time::interval(supervisor.tick_period());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status_every = tokio::time::interval(crate::daemon::supervisor::STATUS_EVERY);
+    status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = tick.tick() => supervisor.tick(&health),
+            _ = status_every.tick() => refresh_status(&daemon, &mut supervisor).await,
             _ = hup.recv() => {
                 let Some((path, args)) = &reload_from else {
                     tracing::info!("SIGHUP ignored: no config file to reload");
                     continue;
                 };
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, sd_notify::NotifyState::monotonic_usec_now().unwrap_or(sd_notify::NotifyState::Status("reloading"))]);
+                supervisor.reloading();
                 match config::load(path) {
                     Ok(mut cfg) => {
                         if args.no_adaptive {
                             cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
                         }
                         daemon.reload(cfg).await;
+                        let urls: Vec<&str> = daemon.config().watches.iter().map(|w| w.url.as_str()).collect();
+                        crate::metrics::global().retain_blogs(&urls);
                         *watches.write().unwrap_or_else(|e| e.into_inner()) = daemon.config().watches.clone();
                     }
                     Err(e) => tracing::error!("new configuration refused, keeping the old one:\n{e}"),
                 }
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+                supervisor.tick(&health);
+                supervisor.ready();
+                refresh_status(&daemon, &mut supervisor).await;
             }
         }
     }
     tracing::info!("stopping");
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    supervisor.stopping();
     daemon.shutdown(Duration::from_secs(4)).await;
     if let Some(h) = server {
         let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Recompute the one-line `STATUS=` for the service manager.
+async fn refresh_status(daemon: &Daemon, supervisor: &mut Supervisor) {
+    let store = daemon.store().clone();
+    // A busy store must not hold up the control loop (and with it the watchdog) for long.
+    let pending = tokio::time::timeout(Duration::from_secs(2), store.call(|s| s.outbox_depth()))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|(pending, _dead)| pending);
+    let last_error = crate::metrics::global().last_error();
+    supervisor.status(supervisor::status_line(
+        daemon.blog_count(),
+        pending,
+        last_error.as_ref(),
+    ));
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {

@@ -12,7 +12,7 @@
 //! - [`daemon`]: the scheduler wiring the stages together, and the delivery workers.
 //!
 //! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
-//! [`cli`] (the commands), [`telemetry`] (logging).
+//! [`cli`] (the commands), [`telemetry`] (logging), [`metrics`] (counters behind `/metrics`).
 
 pub mod cli;
 pub mod config;
@@ -20,6 +20,7 @@ pub mod daemon;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod server;

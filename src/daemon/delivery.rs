@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{stopped, Route, Shared};
+use crate::metrics::DeliveryResult;
 use crate::model::{Event, EventKind};
 use crate::notify::{Delivered, Delivery, DeliveryError};
 use crate::store::Pending;
@@ -221,9 +222,11 @@ impl Worker {
         let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
         let oldest = rows.iter().map(|r| r.created_at).min().unwrap_or(now);
         let n = name.clone();
+        let metrics = crate::metrics::global();
         let r = match result {
             Ok(done) => {
                 tracing::debug!(notifier = %name, event = %event.id, "delivered");
+                metrics.delivery(name, DeliveryResult::Ok);
                 store
                     .call(move |s| {
                         seqs.iter()
@@ -233,6 +236,7 @@ impl Worker {
             }
             Err(DeliveryError::Permanent(why)) => {
                 tracing::error!(notifier = %name, event = %event.id, "delivery refused, moved to dead letters: {why}");
+                metrics.delivery(name, DeliveryResult::Dead);
                 store
                     .call(move |s| seqs.iter().try_for_each(|&q| s.mark_dead(q, &n, &why)))
                     .await
@@ -246,6 +250,7 @@ impl Worker {
                 let age = (now - oldest).to_std().unwrap_or_default();
                 if age >= self.route.spec.give_up_after {
                     tracing::error!(notifier = %name, event = %event.id, "giving up after {age:?}, moved to dead letters: {reason}");
+                    metrics.delivery(name, DeliveryResult::Dead);
                     store
                         .call(move |s| seqs.iter().try_for_each(|&q| s.mark_dead(q, &n, &reason)))
                         .await
@@ -256,6 +261,7 @@ impl Worker {
                     } else {
                         tracing::warn!(notifier = %name, event = %event.id, attempt = attempts + 1, "delivery failed, retrying in {wait:?}: {reason}");
                     }
+                    metrics.delivery(name, DeliveryResult::Retry);
                     let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
                     store
                         .call(move |s| {

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod pace;
 pub mod poll;
 pub mod schedule;
+pub mod supervisor;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -113,6 +113,8 @@ impl BlogTask {
                 };
             }
         };
+        let metrics = crate::metrics::global();
+        metrics.poll(&self.watch.url);
         let fetched = self
             .shared
             .fetcher
@@ -122,18 +124,27 @@ impl BlogTask {
         self.shared
             .fetcher
             .note_host_result(&self.watch.url, fetched.as_ref().map(|_| ()));
-        match fetched {
+        if let Ok(Fetched::Page(resp)) = &fetched {
+            metrics.bytes(resp.len);
+        }
+        let result = match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
+                metrics.not_modified();
                 self.unchanged(blog, "ok: not modified (304)", at).await
             }
             Ok(Fetched::Page(resp)) if blog.baseline_done && blog.body_hash == Some(resp.hash) => {
                 tracing::debug!(blog = %self.watch.url, "body unchanged");
+                metrics.unchanged();
                 self.unchanged(blog, "ok: body unchanged", at).await
             }
             Ok(Fetched::Page(resp)) => self.process(blog, resp, at).await,
             Err(e) => self.failed(&blog, &e.to_string(), &e).await,
+        };
+        if let PollResult::Ok { .. } = result {
+            metrics.success(&self.watch.url, at);
         }
+        result
     }
 
     /// The page did not change. It still counts as a poll for posts that went missing
@@ -191,11 +202,13 @@ impl BlogTask {
         let n = events.len();
         let (id, status, retired) = (blog.id, status.to_string(), d.retire);
         let sched = pace.to_json();
+        let kinds = event_kinds(&events);
         let r = store
             .call(move |s| s.touch(id, now, &status, Some(&sched), retired, &events))
             .await;
-        if let Err(e) = r {
-            tracing::error!(blog = %self.watch.url, "state: {e}");
+        match r {
+            Ok(_) => crate::metrics::global().events(&self.watch.url, kinds),
+            Err(e) => tracing::error!(blog = %self.watch.url, "state: {e}"),
         }
         if n > 0 {
             self.shared.events_committed();
@@ -209,6 +222,7 @@ impl BlogTask {
 
     async fn failed(&self, blog: &BlogRow, error: &str, e: &FetchError) -> PollResult {
         tracing::warn!(blog = %self.watch.url, class = e.class(), "poll failed: {error}");
+        crate::metrics::global().fetch_error(&self.watch.url, e.class(), error);
         let failures = self.record_failure(blog, error).await;
         PollResult::Failed {
             failures,
@@ -235,6 +249,7 @@ impl BlogTask {
         });
         let events = self.route_all(problem);
         let notify = !events.is_empty();
+        let kinds = event_kinds(&events);
         let store = self.shared.store.clone();
         let (id, status) = (blog.id, format!("error: {error}"));
         let r = store
@@ -244,7 +259,10 @@ impl BlogTask {
             self.shared.events_committed();
         }
         match r {
-            Ok(n) => n,
+            Ok(n) => {
+                crate::metrics::global().events(&self.watch.url, kinds);
+                n
+            }
             Err(e) => {
                 tracing::error!(blog = %self.watch.url, "state: {e}");
                 failures
@@ -327,6 +345,7 @@ impl BlogTask {
             }
             Ok(Ok(Processed::NoPosts { blog, reason })) => {
                 tracing::warn!(blog = %self.watch.url, "{reason}");
+                crate::metrics::global().page_error(&self.watch.url, &reason);
                 let failures = self.record_failure(&blog, &reason).await;
                 PollResult::Failed {
                     failures,
@@ -377,6 +396,11 @@ where
             None => return,
         }
     }
+}
+
+/// The kinds of routed events, for counting them once they are committed.
+fn event_kinds(events: &[(Event, Vec<String>)]) -> Vec<EventKind> {
+    events.iter().map(|(e, _)| e.kind).collect()
 }
 
 /// Pair events with the notifiers that take them (the watch's `notify` list and each
@@ -438,6 +462,7 @@ fn confirm_missing(
         tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
     }
     let n = events.len();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     let rec = PollRecord {
         at,
         baseline_done: true,
@@ -449,6 +474,7 @@ fn confirm_missing(
         ..Default::default()
     };
     store.save_poll(blog.id, &rec)?;
+    crate::metrics::global().events(&watch.url, kinds);
     Ok((n, decision))
 }
 
@@ -521,7 +547,9 @@ fn process_page(
         content_type: resp.content_type.as_deref(),
         fetched_at: at,
     };
+    let started = std::time::Instant::now();
     let extraction = extract::extract(&page, &watch.strategy);
+    crate::metrics::global().parse_time(started.elapsed());
     let title = watch
         .name
         .clone()
@@ -648,5 +676,6 @@ fn process_page(
     }
     rec.events = route_events(watch, routes, events);
     store.save_poll(blog.id, &rec)?;
+    crate::metrics::global().events(&watch.url, rec.events.iter().map(|(e, _)| e.kind));
     Ok(Processed::Events(n, decision))
 }
