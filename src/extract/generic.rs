@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use chrono::NaiveDate;
 use ego_tree::NodeId;
+use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::profiles::sel;
 use super::text::{line_of, text_of, Text};
-use super::time::{parse_clock_prefix, parse_stamp};
+use super::time::{parse_clock_prefix, parse_date, parse_stamp, zone};
 use super::{Context, Draft};
 
 /// Elements that carry a machine-readable post time.
@@ -155,31 +157,78 @@ fn time_headings(doc: &Html, ctx: &Context) -> Vec<Draft> {
         .filter_map(ElementRef::wrap)
         .filter(|e| e.value().name() == tag)
         .collect();
-    headed_posts(&heads, &[], ctx)
+    headed_posts(&heads, &[], false, ctx)
 }
 
 /// Posts that run from a time-prefixed heading to the next heading (of the `heading`
-/// selector) or a `stop` element, for profiles without post containers.
+/// selector) or a `stop` element, for profiles without post containers. With `day_after`,
+/// a heading that is only a date ("Dienstag, 27. August 2024") dates the posts above it
+/// (newest-first tickers open each day with that heading, so it ends up below its posts).
 pub fn heading_posts(
     doc: &Html,
     heading: &Selector,
     stop: &[&'static str],
+    day_after: bool,
     ctx: &Context,
 ) -> Vec<Draft> {
     let heads: Vec<ElementRef<'_>> = doc.select(heading).collect();
-    headed_posts(&heads, stop, ctx)
+    headed_posts(&heads, stop, day_after, ctx)
 }
 
-fn headed_posts(heads: &[ElementRef<'_>], stop: &[&'static str], ctx: &Context) -> Vec<Draft> {
+/// "All times below are in Beijing time." — a note that sets the zone of the headings after it.
+fn zone_note(text: &str) -> Option<chrono_tz::Tz> {
+    static NOTE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\W*(?:all )?times(?: below| here| shown)?(?: are)? (?:in )?([a-z ]{2,20}?)(?: time)?\W*$").unwrap()
+    });
+    if text.len() > 80 {
+        return None;
+    }
+    NOTE.captures(text).and_then(|c| zone(c[1].trim()))
+}
+
+fn headed_posts(
+    heads: &[ElementRef<'_>],
+    stop: &[&'static str],
+    day_after: bool,
+    ctx: &Context,
+) -> Vec<Draft> {
     let head_ids: HashSet<NodeId> = heads.iter().map(|h| h.id()).collect();
-    let mut out = Vec::new();
+    let mut out: Vec<Draft> = Vec::new();
+    let mut dates: Vec<Option<NaiveDate>> = Vec::new();
+    let mut undated_from = 0;
+    // A zone note before the first time heading applies from the start.
+    let mut zone_now: Option<chrono_tz::Tz> = heads
+        .iter()
+        .find(|h| parse_clock_prefix(&line_of(**h)).is_some())
+        .and_then(|first| {
+            first
+                .prev_siblings()
+                .filter_map(ElementRef::wrap)
+                .take(12)
+                .find_map(|e| {
+                    text_of(e, &HashSet::new())
+                        .paragraphs
+                        .iter()
+                        .find_map(|p| zone_note(p))
+                })
+        });
     for h in heads {
         let line = line_of(*h);
-        let Some((clock, rest)) = parse_clock_prefix(&line) else {
+        let Some((mut clock, rest)) =
+            parse_clock_prefix(&line).filter(|(_, rest)| !rest.is_empty())
+        else {
+            if day_after && line.chars().count() < 60 {
+                if let Some(d) = parse_date(&line) {
+                    for slot in &mut dates[undated_from..] {
+                        *slot = Some(d);
+                    }
+                    undated_from = dates.len();
+                }
+            }
             continue;
         };
-        if rest.is_empty() {
-            continue;
+        if clock.zone.is_none() {
+            clock.zone = zone_now;
         }
         let mut text = Text::default();
         for sib in h.next_siblings() {
@@ -195,6 +244,11 @@ fn headed_posts(heads: &[ElementRef<'_>], stop: &[&'static str], ctx: &Context) 
                         break;
                     }
                     let t = text_of(e, &HashSet::new());
+                    if let Some(z) = t.paragraphs.iter().find_map(|p| zone_note(p)) {
+                        // The note and what follows it belong to the page, not to this post.
+                        zone_now = Some(z);
+                        break;
+                    }
                     text.paragraphs.extend(t.paragraphs);
                     text.captions.extend(t.captions);
                 }
@@ -211,13 +265,18 @@ fn headed_posts(heads: &[ElementRef<'_>], stop: &[&'static str], ctx: &Context) 
             .to_string();
         out.push(Draft {
             headline: Some(rest.to_string()),
-            published: ctx.at_clock(clock, None),
             body: text.body(),
             captions: text.captions,
             prefix: vec![time_text],
             clock: Some(clock),
             ..Draft::default()
         });
+        dates.push(None);
+    }
+    for (d, date) in out.iter_mut().zip(dates) {
+        if let Some(clock) = d.clock {
+            d.published = ctx.at_clock(clock, date);
+        }
     }
     out
 }

@@ -525,6 +525,9 @@ fn id_key(id: &str) -> String {
     }
 }
 
+/// How many letters/digits of the body start identify a post when nothing else does.
+const BODY_KEY: usize = 40;
+
 /// Merge the posts of a primary source (usually HTML) with those of a secondary one: the
 /// primary decides which posts there are; each field comes from the source `rules` prefer.
 /// Secondary entries are matched by id key, then by a headline unique on both sides, then by
@@ -547,8 +550,23 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
     };
     let sec_heads = count(&mut secondary.iter());
     let pri_heads = count(&mut primary.iter());
+    // Indexes, so that matching stays linear on pages with 100,000 posts.
+    let mut by_head: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_start: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, s) in secondary.iter().enumerate() {
+        if let Some(h) = &s.headline {
+            by_head.entry(key(h)).or_default().push(i);
+        }
+        let sk: String = key(&s.body).chars().take(BODY_KEY).collect();
+        if sk.chars().count() == BODY_KEY {
+            by_start.entry(sk).or_default().push(i);
+        }
+    }
     let mut out = Vec::with_capacity(primary.len());
     for mut p in primary {
+        let free = |list: Option<&Vec<usize>>, used: &[bool]| {
+            list.and_then(|l| l.iter().copied().find(|&i| !used[i]))
+        };
         let mut found =
             p.id.as_deref()
                 .and_then(|id| by_id.get(&id_key(id)).copied())
@@ -556,25 +574,13 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
         if found.is_none() {
             if let Some(h) = p.headline.as_deref().map(key).filter(|h| !h.is_empty()) {
                 if sec_heads.get(&h) == Some(&1) && pri_heads.get(&h) == Some(&1) {
-                    found = (0..secondary.len()).find(|&i| {
-                        !used[i]
-                            && secondary[i].headline.as_deref().map(key).as_deref()
-                                == Some(h.as_str())
-                    });
+                    found = free(by_head.get(&h), &used);
                 }
             }
         }
         if found.is_none() {
-            let pk = key(&p.body);
-            if pk.len() >= 40 {
-                found = (0..secondary.len()).find(|&i| {
-                    if used[i] {
-                        return false;
-                    }
-                    let sk = key(&secondary[i].body);
-                    sk.len() >= 40 && (sk.starts_with(&pk[..40]) || pk.starts_with(&sk[..40]))
-                });
-            }
+            let pk: String = key(&p.body).chars().take(BODY_KEY).collect();
+            found = free(by_start.get(&pk), &used);
         }
         if let Some(i) = found {
             used[i] = true;
@@ -736,11 +742,6 @@ fn tidy(d: &mut Draft) {
     }
     d.body = paras.join("\n\n");
     d.captions.retain(|c| !c.trim().is_empty());
-    if let (Some(p), Some(u)) = (d.published, d.updated) {
-        if u < p {
-            d.updated = None;
-        }
-    }
 }
 
 /// Newest first: reverse an oldest-first page; with every post timed, sort by time (stable).

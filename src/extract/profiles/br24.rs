@@ -1,13 +1,19 @@
-//! TODO
+//! BR24 news tickers: no post container and no ids. A post runs from an `h2` "11.13 Uhr:
+//! headline" to the next `h2`; the day is the date-only `h2` ("Dienstag, 27. August 2024")
+//! that follows that day's posts. Times are Europe/Berlin.
+//!
+//! Merge: there is no structured live-blog data (JSON-LD is a NewsArticle), so HTML only.
+
 use super::{Layout, Merge, Profile};
 
 pub static PROFILE: Profile = Profile {
     name: "br24",
-    hosts: &[],
-    markers: &[],
-    layout: Layout::Posts {
-        post: "livewatch-none",
-        exclude: &[],
+    hosts: &["br.de"],
+    markers: &["[class^=\"ArticleModuleText_wrapper\"] h2"],
+    layout: Layout::Headings {
+        heading: "[class^=\"RichText_richText\"] h2",
+        stop: &[],
+        day_after: true,
     },
     id: None,
     headline: None,
@@ -17,6 +23,6 @@ pub static PROFILE: Profile = Profile {
     body: None,
     drop: &[],
     merge: Merge::HTML_FIRST,
-    zone: None,
+    zone: Some(chrono_tz::Tz::Europe__Berlin),
     hook: None,
 };

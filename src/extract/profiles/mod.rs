@@ -76,9 +76,11 @@ pub enum Layout {
     },
     /// No container: a post runs from a `heading` whose text starts with a time to the next
     /// such heading; `stop` elements end the last post.
+    /// With `day_after`, a date-only heading dates the posts above it.
     Headings {
         heading: &'static str,
         stop: &'static [&'static str],
+        day_after: bool,
     },
 }
 
@@ -177,9 +179,11 @@ impl Profile {
                     .map(|el| self.post(el, ctx))
                     .collect()
             }
-            Layout::Headings { heading, stop } => {
-                super::generic::heading_posts(doc, sel(heading), stop, ctx)
-            }
+            Layout::Headings {
+                heading,
+                stop,
+                day_after,
+            } => super::generic::heading_posts(doc, sel(heading), stop, day_after, ctx),
         };
         if let Some(hook) = self.hook {
             hook(doc, ctx, &mut drafts);
@@ -196,7 +200,11 @@ impl Profile {
         let byline = self.byline.and_then(|f| field(el, f, &mut skip));
         let id = match self.id {
             None => el.value().id().map(str::to_string),
-            Some(f) => field(el, f, &mut skip),
+            // A permalink: its fragment is the id.
+            Some(f) => field(el, f, &mut skip).map(|v| match v.rsplit_once('#') {
+                Some((_, frag)) if !frag.is_empty() => frag.to_string(),
+                _ => v,
+            }),
         };
         let published = self.published.iter().find_map(|&f| time(el, f, ctx));
         let updated = self.updated.iter().find_map(|&f| time(el, f, ctx));

@@ -1,22 +1,31 @@
-//! TODO
-use super::{Layout, Merge, Profile};
+//! NDTV live blogs: `li.liv-blg_li`, each holding a microdata `liveBlogUpdate` with
+//! `meta[itemprop=url|datePublished|dateModified|headline|articleBody]`.
+//!
+//! Merge: HTML first; the post's own microdata gives the times (ISO +05:30) and the id (the
+//! url fragment, which is also the number in the `li` id `<n>_parent`). The visible
+//! "21:06 (IST)" agrees with it.
+
+use super::{Field, Layout, Merge, Profile};
 
 pub static PROFILE: Profile = Profile {
     name: "ndtv",
-    hosts: &[],
-    markers: &[],
+    hosts: &["ndtv.com"],
+    markers: &["li.liv-blg_li"],
     layout: Layout::Posts {
-        post: "livewatch-none",
+        post: "li.liv-blg_li",
         exclude: &[],
     },
-    id: None,
-    headline: None,
-    published: &[],
-    updated: &[],
+    id: Some(Field::Attr("meta[itemprop=\"url\"]", "content")),
+    headline: Some(Field::Text(".liv-blg_ttl")),
+    published: &[
+        Field::Attr("meta[itemprop=\"datePublished\"]", "content"),
+        Field::Text(".liv-blg_dte"),
+    ],
+    updated: &[Field::Attr("meta[itemprop=\"dateModified\"]", "content")],
     byline: None,
-    body: None,
-    drop: &[],
+    body: Some(".liv-blg_txt"),
+    drop: &[".liv-blg_dte", ".dat-cal"],
     merge: Merge::HTML_FIRST,
-    zone: None,
+    zone: Some(chrono_tz::Tz::Asia__Kolkata),
     hook: None,
 };
