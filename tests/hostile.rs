@@ -810,3 +810,96 @@ fn truncated_misencoded_broken_and_flipping_pages_do_not_disturb_the_daemon() {
     });
     run.finish();
 }
+
+// ---------------------------------------------------------------- big but allowed pages
+
+/// 10,000 nested elements, with JSON-LD posts in the head and an article at the bottom.
+fn deep_page(depth: usize) -> String {
+    let head = live_blog_page("Deep", "deep", 3);
+    let (before, after) = head.split_at(head.find("<h1>").unwrap());
+    format!(
+        "{before}{}<article><h2>At the bottom</h2><p>deep text</p></article>{}{after}",
+        "<div><span>".repeat(depth),
+        "</span></div>".repeat(depth)
+    )
+}
+
+/// 100,000 posts as HTML articles with times: what the generic extractor sees.
+fn many_posts_page(n: usize) -> String {
+    let mut s = String::from("<!doctype html><html><head><title>Many</title></head><body>");
+    for i in (1..=n).rev() {
+        s.push_str(&format!(
+            "<article id=\"m{i}\"><time datetime=\"2024-08-05T10:{:02}:{:02}Z\">{i}</time><h2>Post {i}</h2><p>Text {i}.</p></article>",
+            (i / 60) % 60,
+            i % 60
+        ));
+    }
+    s.push_str("</body></html>");
+    s
+}
+
+/// One JSON-LD block of about 20 MB: 2,000 updates of 10 KB each.
+fn huge_jsonld_page() -> String {
+    let body = "All quiet. ".repeat(900);
+    let updates: Vec<String> = (1..=2000)
+        .rev()
+        .map(|i| {
+            format!(
+                r#"{{"@type":"BlogPosting","@id":"j{i}","headline":"Huge post {i}","articleBody":"{body}{i}","datePublished":"2024-08-05T{:02}:{:02}:00Z"}}"#,
+                10 + i / 600,
+                (i / 10) % 60
+            )
+        })
+        .collect();
+    format!(
+        r#"<!doctype html><html><head><title>Huge</title><script type="application/ld+json">{{"@type":"LiveBlogPosting","headline":"Huge","liveBlogUpdate":[{}]}}</script></head><body></body></html>"#,
+        updates.join(",")
+    )
+}
+
+#[test]
+fn deep_many_and_huge_pages_within_the_cap_are_handled() {
+    let healthy = Healthy::new(5);
+    let deep = deep_page(10_000);
+    let many = many_posts_page(100_000);
+    let huge = huge_jsonld_page();
+    let sizes = (deep.len(), many.len(), huge.len());
+    assert!(huge.len() > 20_000_000, "{}", huge.len());
+    let server = HostileServer::start(vec![
+        ("healthy", healthy.handler()),
+        ("deep", html(deep, Some("utf-8"))),
+        ("many-posts", html(many, Some("utf-8"))),
+        ("huge-jsonld", html(huge, Some("utf-8"))),
+    ]);
+    let url = |n: &str| server.url(n);
+    let watches: Vec<String> = ["healthy", "deep", "many-posts", "huge-jsonld"]
+        .iter()
+        .map(|n| watch_toml(&url(n), ""))
+        .collect();
+    let mut run = Run::start(&daemon_toml("64MiB", &watches));
+    for n in ["deep", "many-posts", "huge-jsonld"] {
+        run.wait_status(&url(n), Duration::from_secs(60), |s| {
+            s["polls"].as_u64() >= Some(2)
+        });
+    }
+    let took = healthy_on_time(&run, &healthy, &url("healthy"));
+    run.assert_running();
+    let all = run.statuses();
+    let st = |n: &str| all.get(&url(n)).cloned().unwrap_or_default();
+    let peak = vm_hwm_kib(run.daemon.pid());
+    eprintln!(
+        "big pages (deep, many, huge bytes) {sizes:?}: VmHWM {peak} KiB; healthy event after {took:?}\n deep: {}\n many: {}\n huge: {}",
+        st("deep"), st("many-posts"), st("huge-jsonld")
+    );
+    for n in ["deep", "many-posts", "huge-jsonld"] {
+        assert!(status_of(&st(n)).starts_with("ok"), "{n}: {}", st(n));
+    }
+    assert!(st("deep")["posts"].as_u64() >= Some(3), "{}", st("deep"));
+    assert_eq!(st("huge-jsonld")["posts"], 2000, "{}", st("huge-jsonld"));
+    assert!(
+        st("many-posts")["posts"].as_u64() >= Some(100_000),
+        "{}",
+        st("many-posts")
+    );
+    run.finish();
+}

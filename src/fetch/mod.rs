@@ -408,4 +408,22 @@ mod tests {
         .is_gone());
         assert_eq!(FetchError::TooLarge { cap: 1 }.class(), "too_large");
     }
+
+    #[test]
+    fn status_lines_read_plainly() {
+        let e = |status, retry_after| FetchError::Status {
+            status,
+            retry_after,
+        };
+        assert_eq!(e(404, None).to_string(), "HTTP 404 Not Found");
+        assert_eq!(
+            e(429, Some(Duration::from_secs(2))).to_string(),
+            "HTTP 429 Too Many Requests (Retry-After 2s)"
+        );
+        assert_eq!(e(599, None).to_string(), "HTTP 599");
+        assert_eq!(
+            FetchError::Timeout(Duration::from_secs(2)).to_string(),
+            "timed out after 2s"
+        );
+    }
 }
