@@ -150,6 +150,7 @@ impl Daemon {
             shared: self.shared.clone(),
             watch: w.clone(),
             routes: self.routes.clone(),
+            moved_to: Default::default(),
         };
         let handle = tokio::spawn(task.run(rx));
         self.blogs.insert(w.url.clone(), (w, tx, handle));

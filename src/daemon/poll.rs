@@ -21,7 +21,13 @@ pub struct BlogTask {
     pub shared: Arc<Shared>,
     pub watch: Watch,
     pub routes: Arc<Vec<Route>>,
+    /// Where the blog redirected to last, so that a move is logged once, not every poll.
+    /// A std Mutex: held for a compare-and-set only, never across an `.await`.
+    pub moved_to: std::sync::Mutex<Option<String>>,
 }
+
+/// The status line of a blog that answered 410 Gone.
+pub const GONE_STATUS: &str = "gone (HTTP 410): no longer polled";
 
 /// What one poll came to, for scheduling.
 #[derive(Debug)]
@@ -73,6 +79,7 @@ impl BlogTask {
     /// The wait before the next poll, or `None` to stop polling this blog.
     fn next_wait(&self, result: PollResult) -> Option<Duration> {
         let url = &self.watch.url;
+        let own_failure = matches!(result, PollResult::Failed { .. });
         let base = match result {
             PollResult::Ok { retired: true, .. } => {
                 tracing::info!(blog = %url, "the blog has closed and its grace period is over: retired, no more polls");
@@ -91,7 +98,13 @@ impl BlogTask {
         };
         // Politeness: a host that asked us to slow down slows every blog on it.
         let (factor, until) = self.shared.fetcher.host_slowdown(url);
-        let mut wait = base.saturating_mul(factor);
+        // A refused blog's own backoff already grows; the host's factor is a floor there,
+        // and a multiplier for the blogs on the host that were not refused.
+        let mut wait = if own_failure {
+            base.max(self.watch.interval.saturating_mul(factor))
+        } else {
+            base.saturating_mul(factor)
+        };
         if let Some(until) = until {
             wait = wait.max(until.saturating_duration_since(tokio::time::Instant::now()));
         }
@@ -223,7 +236,19 @@ impl BlogTask {
     async fn failed(&self, blog: &BlogRow, error: &str, e: &FetchError) -> PollResult {
         tracing::warn!(blog = %self.watch.url, class = e.class(), "poll failed: {error}");
         crate::metrics::global().fetch_error(&self.watch.url, e.class(), error);
-        let failures = self.record_failure(blog, error).await;
+        let failures = self.record_failure(blog, error, e.is_gone()).await;
+        if e.is_gone() {
+            // The run loop stops polling; the status says so instead of "error".
+            let id = blog.id;
+            let r = self
+                .shared
+                .store
+                .call(move |s| s.set_retired(id, true, GONE_STATUS))
+                .await;
+            if let Err(e) = r {
+                tracing::error!(blog = %self.watch.url, "state: {e}");
+            }
+        }
         PollResult::Failed {
             failures,
             retry_after: e.retry_after(),
@@ -231,18 +256,23 @@ impl BlogTask {
         }
     }
 
-    /// Record a failed poll; the `problem_after`-th failure in a row sends one `problem`.
-    async fn record_failure(&self, blog: &BlogRow, error: &str) -> u32 {
+    /// Record a failed poll; the `problem_after`-th failure in a row sends one `problem`
+    /// (`last` sends it at once: there will be no further polls).
+    async fn record_failure(&self, blog: &BlogRow, error: &str, last: bool) -> u32 {
         let failures = blog.failures + 1;
         let now = Utc::now();
-        let problem = (failures == self.shared.problem_after).then(|| {
+        let problem = (failures == self.shared.problem_after || last).then(|| {
             self.blog_event(
                 blog,
                 EventKind::Problem,
-                format!(
-                    "{} failed {failures} polls in a row: {error}",
-                    self.watch.url
-                ),
+                if last {
+                    format!("{} is gone ({error}); no longer polled", self.watch.url)
+                } else {
+                    format!(
+                        "{} failed {failures} polls in a row: {error}",
+                        self.watch.url
+                    )
+                },
                 now,
                 failures,
             )
@@ -314,6 +344,18 @@ impl BlogTask {
         route_events(&self.watch, &self.routes, events)
     }
 
+    /// Log once when the blog starts redirecting somewhere new (e.g. a 301 to a new URL).
+    fn note_move(&self, final_url: &str) {
+        let target = (final_url != self.watch.url).then(|| final_url.to_string());
+        let mut moved = self.moved_to.lock().unwrap_or_else(|e| e.into_inner());
+        if *moved != target {
+            if let Some(to) = &target {
+                tracing::info!(blog = %self.watch.url, to = %to, "the blog moved: it now redirects to {to}; following the redirect (put the new URL in the config to skip it)");
+            }
+            *moved = target;
+        }
+    }
+
     /// Extract, diff and store a changed body, on the blocking pool.
     async fn process(
         &self,
@@ -321,9 +363,7 @@ impl BlogTask {
         resp: Response,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
-        if resp.final_url != self.watch.url && blog.polls == 0 {
-            tracing::info!(blog = %self.watch.url, to = %resp.final_url, "the blog redirects; following");
-        }
+        self.note_move(&resp.final_url);
         let watch = self.watch.clone();
         let routes = self.routes.clone();
         let problem_after = self.shared.problem_after;
@@ -346,7 +386,7 @@ impl BlogTask {
             Ok(Ok(Processed::NoPosts { blog, reason })) => {
                 tracing::warn!(blog = %self.watch.url, "{reason}");
                 crate::metrics::global().page_error(&self.watch.url, &reason);
-                let failures = self.record_failure(&blog, &reason).await;
+                let failures = self.record_failure(&blog, &reason, false).await;
                 PollResult::Failed {
                     failures,
                     retry_after: None,

@@ -53,7 +53,7 @@ pub enum FetchError {
     Connect(String),
     #[error("body larger than the {cap} byte cap: stopped reading")]
     TooLarge { cap: u64 },
-    #[error("HTTP {status}{}", retry_after.map(|d| format!(" (Retry-After {}s)", d.as_secs())).unwrap_or_default())]
+    #[error("HTTP {status}{}{}", reason(*status), retry_after.map(|d| format!(" (Retry-After {}s)", d.as_secs())).unwrap_or_default())]
     Status {
         status: u16,
         retry_after: Option<Duration>,
@@ -64,6 +64,33 @@ pub enum FetchError {
     Url(String),
     #[error("{0}")]
     Other(String),
+    /// The host name does not resolve.
+    #[error("cannot resolve the host name {host}: {reason}")]
+    Dns { host: String, reason: String },
+    /// The TLS handshake failed (not TLS on the other end, bad certificate…).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// The server reset the TCP connection.
+    #[error("the server reset the connection")]
+    Reset,
+    /// The connection closed before a complete response head arrived.
+    #[error("the server closed the connection without a complete answer")]
+    NoAnswer,
+    /// The connection closed before the body's stated length arrived.
+    #[error("the connection closed before the whole page arrived")]
+    Truncated,
+    /// A redirect to something that is not http(s) (`file:`, `ftp:`, …), not followed.
+    #[error("redirect to a non-HTTP address refused: {to}")]
+    BadRedirect { to: String },
+}
+
+/// " Not Found" for 404: the standard reason phrase, if any.
+fn reason(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
 }
 
 impl FetchError {
@@ -76,9 +103,12 @@ impl FetchError {
             FetchError::Status { status, .. } if *status == 429 => "http_429",
             FetchError::Status { status, .. } if *status >= 500 => "http_5xx",
             FetchError::Status { .. } => "http_4xx",
-            FetchError::Redirects => "redirect",
+            FetchError::Redirects | FetchError::BadRedirect { .. } => "redirect",
             FetchError::Url(_) => "url",
             FetchError::Other(_) => "other",
+            FetchError::Dns { .. } => "dns",
+            FetchError::Tls(_) => "tls",
+            FetchError::Reset | FetchError::NoAnswer | FetchError::Truncated => "connection",
         }
     }
 
@@ -193,6 +223,17 @@ impl Fetcher {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
+        if status.is_redirection() {
+            // reqwest follows http(s) redirects itself; one left over points elsewhere.
+            let to = resp
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_else(|| "(no Location header)".to_string());
+            return Err(FetchError::BadRedirect {
+                to: crate::text::truncate(&to, 100),
+            });
+        }
         if !status.is_success() {
             return Err(FetchError::Status {
                 status: status.as_u16(),
@@ -279,19 +320,76 @@ impl Fetcher {
         }
     }
 
+    /// Turn a reqwest error into what went wrong, by the types in its source chain.
     fn classify(&self, e: reqwest::Error) -> FetchError {
         if e.is_timeout() {
-            FetchError::Timeout(self.settings.timeout)
-        } else if e.is_redirect() {
-            FetchError::Redirects
-        } else if e.is_builder() {
-            FetchError::Url(e.to_string())
-        } else if e.is_connect() {
-            FetchError::Connect(error_chain(&e))
+            return FetchError::Timeout(self.settings.timeout);
+        }
+        if e.is_redirect() {
+            return FetchError::Redirects;
+        }
+        if e.is_builder() {
+            return FetchError::Url(error_chain(&e.without_url()));
+        }
+        if e.is_dns() {
+            return FetchError::Dns {
+                host: e
+                    .url()
+                    .and_then(|u| u.host_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                reason: root_cause(&e),
+            };
+        }
+        for c in causes(&e) {
+            if let Some(t) = c.downcast_ref::<rustls::Error>() {
+                return FetchError::Tls(t.to_string());
+            }
+            if c.downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_incomplete_message)
+            {
+                return FetchError::NoAnswer;
+            }
+            match c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+                Some(std::io::ErrorKind::ConnectionReset) => return FetchError::Reset,
+                Some(std::io::ErrorKind::UnexpectedEof) => return FetchError::Truncated,
+                _ => {}
+            }
+        }
+        let e = e.without_url();
+        if e.is_connect() {
+            FetchError::Connect(root_cause(&e))
         } else {
             FetchError::Other(error_chain(&e))
         }
     }
+}
+
+/// `e` and every cause under it. An `io::Error` wrapping another error reports that
+/// error's *source* as its own, skipping the wrapped error itself (tokio-rustls wraps a
+/// `rustls::Error` so, twice); `get_ref` reaches it.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        out.push(c);
+        cur = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    out
+}
+
+/// The innermost cause's message: the most specific one ("Connection refused (os error
+/// 111)"), without the layers that only repeat the URL.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e).last().map(|c| c.to_string()).unwrap_or_default()
 }
 
 /// The error and its causes on one line ("error sending request: connection refused").
@@ -383,5 +481,23 @@ mod tests {
         }
         .is_gone());
         assert_eq!(FetchError::TooLarge { cap: 1 }.class(), "too_large");
+    }
+
+    #[test]
+    fn status_lines_read_plainly() {
+        let e = |status, retry_after| FetchError::Status {
+            status,
+            retry_after,
+        };
+        assert_eq!(e(404, None).to_string(), "HTTP 404 Not Found");
+        assert_eq!(
+            e(429, Some(Duration::from_secs(2))).to_string(),
+            "HTTP 429 Too Many Requests (Retry-After 2s)"
+        );
+        assert_eq!(e(599, None).to_string(), "HTTP 599");
+        assert_eq!(
+            FetchError::Timeout(Duration::from_secs(2)).to_string(),
+            "timed out after 2s"
+        );
     }
 }
