@@ -94,7 +94,17 @@ impl BlogTask {
             .fetcher
             .fetch(&self.watch.url, &blog.validators)
             .await;
-        let at = Utc::now();
+        self.handle(blog, fetched, Utc::now()).await
+    }
+
+    /// Process one fetch result taken at `at`: the daemon's own polls, and `livewatch
+    /// replay` feeding recorded responses through the same path.
+    pub async fn handle(
+        &self,
+        blog: BlogRow,
+        fetched: Result<Fetched, FetchError>,
+        at: chrono::DateTime<Utc>,
+    ) -> PollResult {
         match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
