@@ -89,7 +89,7 @@ pub fn slug_for(url: &str) -> String {
         Ok(u) => {
             let seg = u
                 .path_segments()
-                .and_then(|s| s.filter(|p| !p.is_empty()).next_back())
+                .and_then(|mut s| s.rfind(|p| !p.is_empty()))
                 .map(|p| {
                     percent_encoding::percent_decode_str(p)
                         .decode_utf8_lossy()
