@@ -12,7 +12,8 @@
 //! - [`daemon`]: the scheduler wiring the stages together, and the delivery workers.
 //!
 //! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
-//! [`cli`] (the commands), [`telemetry`] (logging).
+//! [`cli`] (the commands), [`telemetry`] (logging), [`server`] (HTTP: health, feeds, the
+//! event stream), [`replay`] (record a blog's responses, replay them through the pipeline).
 
 pub mod cli;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod fetch;
 pub mod model;
 pub mod notify;
+pub mod replay;
 pub mod server;
 pub mod store;
 pub mod telemetry;
