@@ -48,6 +48,42 @@ enum Command {
     Status(StatusArgs),
     /// List pending and dead-lettered events; `outbox retry` re-queues the dead ones.
     Outbox(OutboxArgs),
+    /// Save each distinct response of a blog (body, headers, fetch time) into DIR.
+    Record(RecordArgs),
+    /// Run the pipeline over a recording offline; print the events the daemon would have sent.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+struct RecordArgs {
+    /// The live blog URL.
+    url: String,
+    /// Directory for the recording (created; must not already hold one).
+    dir: PathBuf,
+    /// Poll interval (at least 100ms).
+    #[arg(long, default_value = "30s")]
+    every: String,
+    /// Stop after this long (default: until Ctrl-C / SIGTERM).
+    #[arg(long = "for", value_name = "D")]
+    duration: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// A directory written by `livewatch record`.
+    dir: PathBuf,
+    /// One JSON event object per line (as `watch --json` prints them).
+    #[arg(long)]
+    json: bool,
+    /// Blog URL for the events (default: the recorded URL, which gives the live event ids).
+    #[arg(long)]
+    url: Option<String>,
+    /// The watch's name (the events' blog title), as in the config.
+    #[arg(long)]
+    name: Option<String>,
+    /// Use only this extractor: jsonld, microdata, generic, or a site profile name.
+    #[arg(long)]
+    extractor: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,12 +191,18 @@ pub fn main() -> ExitCode {
         Command::NotifyTest(a) => runtime().and_then(|rt| rt.block_on(notify_test(a))),
         Command::Status(a) => status(a),
         Command::Outbox(a) => outbox(a),
+        Command::Record(a) => runtime().and_then(|rt| rt.block_on(record(a))),
+        Command::Replay(a) => runtime().and_then(|rt| rt.block_on(replay(a))),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             if let Some(ce) = e.downcast_ref::<config::ConfigErrors>() {
                 eprintln!("{ce}");
+                return ExitCode::from(2);
+            }
+            if let Some(u) = e.downcast_ref::<UsageError>() {
+                eprintln!("livewatch: {u}");
                 return ExitCode::from(2);
             }
             eprintln!("livewatch: {e:#}");
@@ -578,5 +620,101 @@ fn outbox(a: OutboxArgs) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A duration option, or a usage error (exit 2) naming the option.
+fn duration_arg(option: &str, value: &str) -> Result<Duration> {
+    config::parse_duration(value).map_err(|e| {
+        anyhow::Error::new(UsageError(format!(
+            "{option} {value:?}: {e} (write it like 500ms, 30s, 5m)"
+        )))
+    })
+}
+
+/// A bad command-line value: printed as is, exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+async fn record(a: RecordArgs) -> Result<ExitCode> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let every = duration_arg("--every", &a.every)?;
+    if every < config::MIN_INTERVAL {
+        anyhow::bail!(UsageError(format!(
+            "--every {}: the shortest interval is 100ms",
+            a.every
+        )));
+    }
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| duration_arg("--for", d))
+        .transpose()?;
+    if url::Url::parse(&a.url).is_err() {
+        anyhow::bail!(UsageError(format!("{:?} is not a URL", a.url)));
+    }
+    let opts = crate::replay::RecordOptions {
+        url: a.url.clone(),
+        dir: a.dir.clone(),
+        every,
+        duration,
+        fetch: config::FetchSettings::default(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+    let summary = crate::replay::record(&opts, stop_rx, |p| match (&p.file, &p.error) {
+        (Some(f), _) => tracing::info!(at = %p.at, "saved response {f}"),
+        (None, Some(e)) => tracing::warn!(at = %p.at, "poll failed: {e}"),
+        (None, None) => tracing::debug!(at = %p.at, status = ?p.status, "unchanged"),
+    })
+    .await?;
+    eprintln!(
+        "{}: {} polls, {} distinct responses saved, {} failed",
+        a.dir.display(),
+        summary.polls,
+        summary.saved,
+        summary.failed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn replay(a: ReplayArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let opts = crate::replay::ReplayOptions {
+        dir: a.dir.clone(),
+        url: a.url,
+        name: a.name,
+        strategy: match a.extractor {
+            Some(n) if n != "auto" => Strategy::Named(n),
+            _ => Strategy::Auto,
+        },
+        problem_after: 3,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut write_err = None;
+    let n = crate::replay::replay(&opts, |e| {
+        let line = if a.json {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            crate::notify::stdout::human(e)
+        };
+        if let Err(err) = writeln!(out, "{line}") {
+            write_err.get_or_insert(err);
+        }
+    })
+    .await?;
+    if let Some(e) = write_err {
+        return Err(e).context("cannot write to stdout");
+    }
+    tracing::info!(events = n, "replay done");
     Ok(ExitCode::SUCCESS)
 }

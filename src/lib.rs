@@ -12,7 +12,9 @@
 //! - [`daemon`]: the scheduler wiring the stages together, and the delivery workers.
 //!
 //! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
-//! [`cli`] (the commands), [`telemetry`] (logging), [`metrics`] (counters behind `/metrics`).
+//! [`cli`] (the commands), [`telemetry`] (logging), [`metrics`] (counters behind `/metrics`),
+//! [`server`] (HTTP: health, feeds, the event stream), [`replay`] (record a blog's
+//! responses, replay them through the pipeline).
 
 pub mod cli;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod fetch;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod replay;
 pub mod server;
 pub mod store;
 pub mod telemetry;

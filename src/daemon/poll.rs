@@ -133,13 +133,24 @@ impl BlogTask {
             .fetcher
             .fetch(&self.watch.url, &blog.validators)
             .await;
-        let at = Utc::now();
         self.shared
             .fetcher
             .note_host_result(&self.watch.url, fetched.as_ref().map(|_| ()));
         if let Ok(Fetched::Page(resp)) = &fetched {
             metrics.bytes(resp.len);
         }
+        self.handle(blog, fetched, Utc::now()).await
+    }
+
+    /// Process one fetch result taken at `at`: the daemon's own polls, and `livewatch
+    /// replay` feeding recorded responses through the same path.
+    pub async fn handle(
+        &self,
+        blog: BlogRow,
+        fetched: Result<Fetched, FetchError>,
+        at: chrono::DateTime<Utc>,
+    ) -> PollResult {
+        let metrics = crate::metrics::global();
         let result = match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");

@@ -210,6 +210,16 @@ impl Fetcher {
 
     /// GET `url`, conditional on `validators`, reading at most `max_body` bytes.
     pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
+        Ok(self.fetch_with_headers(url, validators).await?.0)
+    }
+
+    /// [`Fetcher::fetch`], also returning the response headers (`livewatch record` saves
+    /// them beside the body).
+    pub async fn fetch_with_headers(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<(Fetched, HeaderMap), FetchError> {
         let _permit = self.host_permit(url).await;
         let mut req = self.client.get(url);
         if let Some(etag) = &validators.etag {
@@ -221,7 +231,7 @@ impl Fetcher {
         let resp = req.send().await.map_err(|e| self.classify(e))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok((Fetched::NotModified, resp.headers().clone()));
         }
         if status.is_redirection() {
             // reqwest follows http(s) redirects itself; one left over points elsewhere.
@@ -257,7 +267,7 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        Ok(Fetched::Page(Response {
+        let page = Fetched::Page(Response {
             final_url,
             len: body.len(),
             body,
@@ -267,7 +277,8 @@ impl Fetcher {
                 last_modified: header_str(header::LAST_MODIFIED),
             },
             hash,
-        }))
+        });
+        Ok((page, headers))
     }
 
     /// Record the outcome of a request for the host's politeness state: a 429 (or a 503

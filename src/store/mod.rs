@@ -177,6 +177,16 @@ pub struct CurrentPost {
     pub revision: u32,
 }
 
+/// A current post as a feed shows it.
+#[derive(Debug, Clone)]
+pub struct FeedPost {
+    pub current: CurrentPost,
+    /// Page order when first seen (poll, -position): larger is newer.
+    pub order: (i64, i64),
+    /// The latest change of the post was a correction.
+    pub corrected: bool,
+}
+
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -690,6 +700,66 @@ impl Store {
                         first_seen: from_ms(Some(f)).unwrap_or_default(),
                         changed: from_ms(Some(ch)).unwrap_or_default(),
                         revision: rev,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The blog row for `url`, if livewatch has seen it (never creates one).
+    pub fn find_blog(&self, url: &str) -> Result<Option<BlogRow>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"),
+                [url],
+                blog_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// The newest event's sequence number (0 when there is none).
+    pub fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.with(
+            |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?),
+        )
+    }
+
+    /// Current posts of a blog with what feeds show besides the post: the page order
+    /// and whether the latest change of the post was a correction.
+    pub fn feed_posts(&self, blog_id: i64) -> Result<Vec<FeedPost>, StoreError> {
+        self.with(|c| {
+            // The latest edit-or-correction event of the post decides: a correction
+            // followed by a plain edit is shown as edited.
+            let mut st = c.prepare_cached(
+                "SELECT p.post, p.first_seen_at, p.changed_at, p.revision, p.order_poll, p.order_pos,
+                   (SELECT e.kind FROM events e WHERE e.blog_id = p.blog_id AND e.post_id = p.post_id
+                      AND e.kind IN ('edit', 'correction') ORDER BY e.seq DESC LIMIT 1) = 'correction'
+                 FROM posts p WHERE p.blog_id = ?1 AND p.removed = 0",
+            )?;
+            let rows = st
+                .query_map([blog_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, u32>(3)?,
+                        (r.get::<_, i64>(4)?, r.get::<_, i64>(5)?),
+                        r.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(p, f, ch, rev, order, corrected)| {
+                    Ok(FeedPost {
+                        current: CurrentPost {
+                            post: serde_json::from_str(&p)?,
+                            first_seen: from_ms(Some(f)).unwrap_or_default(),
+                            changed: from_ms(Some(ch)).unwrap_or_default(),
+                            revision: rev,
+                        },
+                        order,
+                        corrected,
                     })
                 })
                 .collect()

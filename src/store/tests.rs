@@ -109,3 +109,52 @@ fn due_keeps_order_per_blog() {
     assert_eq!(s.retry_dead(now).unwrap(), 1);
     assert_eq!(s.outbox(Some("dead")).unwrap().len(), 0);
 }
+
+#[test]
+fn feed_posts_mark_the_latest_correction_and_skip_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    assert!(s.find_blog("http://b/").unwrap().is_none());
+    let b = s.blog("http://b/").unwrap();
+    assert_eq!(s.find_blog("http://b/").unwrap().map(|r| r.id), Some(b.id));
+    assert_eq!(s.last_event_seq().unwrap(), 0);
+    let mut gone = Known::first_seen(Post::new("p3", "gone"), 0, 2);
+    gone.removed = true;
+    let poll = |events: Vec<(Event, Vec<String>)>, updates: Vec<Known>| PollRecord {
+        at: Utc::now(),
+        baseline_done: true,
+        status: "ok".into(),
+        updates,
+        events,
+        ..Default::default()
+    };
+    s.save_poll(
+        b.id,
+        &poll(
+            vec![
+                (event("e1", EventKind::Correction, "p1"), vec![]),
+                (event("e2", EventKind::Correction, "p2"), vec![]),
+            ],
+            vec![
+                Known::first_seen(Post::new("p1", "one"), 0, 0),
+                Known::first_seen(Post::new("p2", "two"), 0, 1),
+                gone,
+            ],
+        ),
+    )
+    .unwrap();
+    // A plain edit after the correction: p2 is shown as edited, not corrected.
+    s.save_poll(
+        b.id,
+        &poll(vec![(event("e3", EventKind::Edit, "p2"), vec![])], vec![]),
+    )
+    .unwrap();
+    let mut posts = s.feed_posts(b.id).unwrap();
+    posts.sort_by(|a, b| a.current.post.id.cmp(&b.current.post.id));
+    let got: Vec<(&str, bool, (i64, i64))> = posts
+        .iter()
+        .map(|p| (p.current.post.id.as_str(), p.corrected, p.order))
+        .collect();
+    assert_eq!(got, [("p1", true, (0, 0)), ("p2", false, (0, -1))]);
+    assert_eq!(s.last_event_seq().unwrap(), 3);
+}
