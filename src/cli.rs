@@ -313,6 +313,7 @@ async fn serve(
             watches: watches.clone(),
             committed: daemon.shared().committed.subscribe(),
             health: daemon.shared().health.clone(),
+            stuck_after: crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout),
         };
         let stop = daemon.shutdown_signal();
         tokio::spawn(async move {
@@ -329,6 +330,8 @@ async fn serve(
     refresh_status(&daemon, &mut supervisor).await;
     // The control loop's own ticks feed the watchdog and /healthz: if this loop stalls,
     // both notice.
+    let stuck_limit = crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout);
+    let mut stuck_reported = false;
     let mut tick = tokio::time::interval(supervisor.tick_period());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut status_every = tokio::time::interval(crate::daemon::supervisor::STATUS_EVERY);
@@ -337,7 +340,22 @@ async fn serve(
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = tick.tick() => supervisor.tick(&health),
+            _ = tick.tick() => {
+                // A blog task stuck in one poll stops the watchdog pings (systemd then
+                // restarts the service) and turns /healthz red.
+                match health.stuck(stuck_limit) {
+                    Some((url, age)) => {
+                        if !stuck_reported {
+                            tracing::error!(blog = %url, "a poll has been running for {age:?}: the blog task is stuck; no more watchdog pings");
+                            stuck_reported = true;
+                        }
+                    }
+                    None => {
+                        stuck_reported = false;
+                        supervisor.tick(&health);
+                    }
+                }
+            }
             _ = status_every.tick() => refresh_status(&daemon, &mut supervisor).await,
             _ = hup.recv() => {
                 let Some((path, args)) = &reload_from else {

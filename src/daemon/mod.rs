@@ -60,6 +60,56 @@ impl Shared {
 pub struct Health {
     /// Unix ms of the control loop's last tick.
     pub last_tick_ms: std::sync::atomic::AtomicI64,
+    /// Polls under way: blog URL → when the poll started. A poll is bounded by the fetch
+    /// timeout and a capped body, so one that lasts far longer is a stuck blog task.
+    in_flight: std::sync::Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Health {
+    /// Mark a poll of `url` as started; the guard marks it finished when dropped (also
+    /// when the poll is cancelled).
+    pub fn poll_started(self: &Arc<Self>, url: &str) -> PollGuard {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(url.to_string(), std::time::Instant::now());
+        PollGuard {
+            health: self.clone(),
+            url: url.to_string(),
+        }
+    }
+
+    /// The longest-running poll if it has run for more than `limit`.
+    pub fn stuck(&self, limit: Duration) -> Option<(String, Duration)> {
+        let polls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        polls
+            .iter()
+            .map(|(u, t)| (u.clone(), t.elapsed()))
+            .filter(|(_, age)| *age > limit)
+            .max_by_key(|(_, age)| *age)
+    }
+}
+
+/// A poll under way (see [`Health::poll_started`]).
+pub struct PollGuard {
+    health: Arc<Health>,
+    url: String,
+}
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        self.health
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.url);
+    }
+}
+
+/// How long a poll may run before its blog task counts as stuck: the fetch's own
+/// timeout plus a minute for extraction and the store.
+pub fn stuck_after(fetch_timeout: Duration) -> Duration {
+    fetch_timeout + Duration::from_secs(60)
 }
 
 /// A configured notifier and the thing that delivers for it.
@@ -251,5 +301,33 @@ pub async fn stopped(rx: &mut watch::Receiver<bool>) {
         if rx.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_that_runs_too_long_is_stuck_until_it_ends() {
+        let h = Arc::new(Health::default());
+        let quick = h.poll_started("http://a/");
+        let slow = h.poll_started("http://b/");
+        drop(quick);
+        assert_eq!(
+            h.stuck(Duration::from_secs(3600)),
+            None,
+            "nothing is that old"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        let (url, age) = h.stuck(Duration::from_millis(10)).expect("b is stuck");
+        assert_eq!(url, "http://b/");
+        assert!(age >= Duration::from_millis(30));
+        drop(slow);
+        assert_eq!(h.stuck(Duration::ZERO), None, "the guard ends the poll");
+        assert_eq!(
+            stuck_after(Duration::from_secs(30)),
+            Duration::from_secs(90)
+        );
     }
 }

@@ -113,6 +113,7 @@ impl BlogTask {
 
     /// Fetch once and process what came back.
     pub async fn poll_once(&self) -> PollResult {
+        let _in_flight = self.shared.health.poll_started(&self.watch.url);
         let store = self.shared.store.clone();
         let url = self.watch.url.clone();
         let blog = match store.call(move |s| s.blog(&url)).await {

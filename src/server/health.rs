@@ -53,7 +53,14 @@ async fn healthz(State(st): State<AppState>) -> Response {
         Err(_) => Err(format!("no answer within {STORE_WAIT:?} (locked?)")),
     };
     let last = st.health.last_tick_ms.load(Ordering::Relaxed);
-    match assess(chrono::Utc::now().timestamp_millis(), last, writable) {
+    let verdict = match st.health.stuck(st.stuck_after) {
+        Some((url, age)) => Err(format!(
+            "blog task stuck: a poll of {url} has run for {:.0}s",
+            age.as_secs_f64()
+        )),
+        None => assess(chrono::Utc::now().timestamp_millis(), last, writable),
+    };
+    match verdict {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(why) => {
             tracing::warn!("/healthz: {why}");

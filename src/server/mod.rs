@@ -27,6 +27,8 @@ pub struct AppState {
     pub committed: watch::Receiver<i64>,
     /// Liveness of the scheduler, for `/healthz`.
     pub health: Arc<crate::daemon::Health>,
+    /// A poll running longer than this makes `/healthz` report a stuck blog task.
+    pub stuck_after: std::time::Duration,
 }
 
 /// All routes.
