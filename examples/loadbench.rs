@@ -106,7 +106,7 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
         let v = it
             .next()
             .ok_or_else(|| format!("{k} needs a value\n{USAGE}"))?;
-        let num = |v: &str| v.replace('_', "").replace(',', "");
+        let num = |v: &str| v.replace(['_', ','], "");
         let bad = |e: &dyn std::fmt::Display| format!("{k} {v}: {e}");
         match k.as_str() {
             "--blogs" => a.blogs = num(v).parse().map_err(|e| bad(&e))?,
