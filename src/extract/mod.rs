@@ -508,7 +508,7 @@ fn in_visible_text(html: &str, at: usize) -> bool {
     let Some(open) = before[..gt].rfind('<') else {
         return false;
     };
-    let tag = before[open + 1..gt].as_bytes();
+    let tag = &before.as_bytes()[open + 1..gt];
     let starts = |name: &str| {
         tag.get(..name.len())
             .is_some_and(|t| t.eq_ignore_ascii_case(name.as_bytes()))
