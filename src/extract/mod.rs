@@ -478,20 +478,23 @@ fn closed(blog: Option<&jsonld::LiveBlog>, raw: &str, now: DateTime<Utc>) -> Opt
             return Some(Closed::CoverageEnd(end));
         }
     }
-    let lower = raw.to_lowercase();
-    // `to_lowercase` can change byte lengths; positions are only used within `lower`.
-    for phrase in CLOSED_PHRASES {
-        let mut from = 0;
-        while let Some(pos) = lower[from..].find(phrase) {
-            let at = from + pos;
-            if in_visible_text(&lower, at) {
-                return Some(Closed::Phrase(phrase.to_string()));
-            }
-            from = at + phrase.len();
+    // One case-insensitive pass over the page: lowercasing a 1 MB page and searching it
+    // once per phrase cost about a fifth of a changed page's extraction.
+    for m in CLOSED_RE.find_iter(raw) {
+        if in_visible_text(raw, m.start()) {
+            let found = m.as_str().to_lowercase();
+            let phrase = CLOSED_PHRASES.iter().find(|p| **p == found);
+            return Some(Closed::Phrase(phrase.map_or(found, |p| p.to_string())));
         }
     }
     None
 }
+
+/// [`CLOSED_PHRASES`] as one case-insensitive alternation.
+static CLOSED_RE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    let alternatives: Vec<String> = CLOSED_PHRASES.iter().map(|p| regex::escape(p)).collect();
+    regex::Regex::new(&format!("(?i){}", alternatives.join("|"))).expect("escaped literals")
+});
 
 /// Is byte `at` inside a text node (not a tag, attribute, script or style)?
 fn in_visible_text(html: &str, at: usize) -> bool {
@@ -505,8 +508,12 @@ fn in_visible_text(html: &str, at: usize) -> bool {
     let Some(open) = before[..gt].rfind('<') else {
         return false;
     };
-    let tag = &before[open + 1..gt];
-    !(tag.starts_with("script") || tag.starts_with("style") || tag.starts_with("noscript"))
+    let tag = &before.as_bytes()[open + 1..gt];
+    let starts = |name: &str| {
+        tag.get(..name.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(name.as_bytes()))
+    };
+    !(starts("script") || starts("style") || starts("noscript"))
 }
 
 /// The id key of a publisher id: the last `-`/`_`/`#`-separated token, without a leading
