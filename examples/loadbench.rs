@@ -149,10 +149,8 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // The daemon's own runtime (thread limits, malloc arena limit), as `livewatch run`.
+    let rt = livewatch::cli::runtime().expect("tokio runtime");
     let r = if serve {
         rt.block_on(server::run(args))
     } else {
@@ -862,6 +860,9 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
         committed: tokio::sync::watch::channel(0).0,
         health: Arc::new(Health::default()),
         problem_after: 3,
+        parsing: livewatch::daemon::parse_permits(),
+        in_hand: livewatch::daemon::in_hand_permits(),
+        blogs: Default::default(),
     });
     println!(
         "micro phase: CPU per check of the daemon's BlogTask::poll_once (fetch, extract, diff, store), median of {} (min–max)",

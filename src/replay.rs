@@ -345,6 +345,9 @@ pub async fn replay(
         committed,
         health: Arc::new(Health::default()),
         problem_after: opts.problem_after.max(1),
+        parsing: crate::daemon::parse_permits(),
+        in_hand: crate::daemon::in_hand_permits(),
+        blogs: Default::default(),
     });
     let mut w = Watch::new(url.clone());
     w.name = opts.name.clone();

@@ -34,6 +34,36 @@ pub struct Shared {
     pub committed: watch::Sender<i64>,
     pub health: Arc<Health>,
     pub problem_after: u32,
+    /// Pages being extracted at once: one per core. A changed page is parsed into a DOM
+    /// several times its size; without a bound, a burst of polls holds them all at once.
+    pub parsing: Arc<tokio::sync::Semaphore>,
+    /// Polls under way at once, from the request to the stored result: bounds the pages
+    /// held in memory when polls come faster than they can be parsed (they then wait
+    /// before fetching, with nothing in hand, and the intervals stretch).
+    pub in_hand: Arc<tokio::sync::Semaphore>,
+    /// Blogs watched, to spread their first polls (see [`first_poll_spread`]).
+    pub blogs: std::sync::atomic::AtomicUsize,
+}
+
+/// Permits for [`Shared::in_hand`]: many more than cores, so slow servers (each held to
+/// the fetch timeout) do not hold up the rest, yet a bounded number of pages in memory.
+pub fn in_hand_permits() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(64))
+}
+
+/// Permits for [`Shared::parsing`]: the number of cores.
+pub fn parse_permits() -> Arc<tokio::sync::Semaphore> {
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(tokio::sync::Semaphore::new(n))
+}
+
+/// The window over which the first polls of `blogs` blogs are spread: 10 ms a blog, at
+/// most one interval. One blog starts at once; 10,000 blogs at 60 s start over a minute
+/// instead of all fetching and parsing in the first seconds.
+pub fn first_poll_spread(blogs: usize, interval: Duration) -> Duration {
+    Duration::from_millis(10)
+        .saturating_mul(u32::try_from(blogs).unwrap_or(u32::MAX))
+        .min(interval)
 }
 
 impl Shared {
@@ -159,6 +189,9 @@ impl Daemon {
                 committed,
                 health: Arc::new(Health::default()),
                 problem_after: config.problem_after,
+                parsing: parse_permits(),
+                in_hand: in_hand_permits(),
+                blogs: Default::default(),
             }),
             config,
             routes,
@@ -188,6 +221,10 @@ impl Daemon {
 
     /// Start every blog task and delivery worker.
     pub fn start(&mut self) {
+        self.shared.blogs.store(
+            self.config.watches.len(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for w in self.config.watches.clone() {
             self.start_blog(w);
         }
@@ -247,6 +284,9 @@ impl Daemon {
                 }
             }
         }
+        self.shared
+            .blogs
+            .store(wanted.len(), std::sync::atomic::Ordering::Relaxed);
         for (url, w) in wanted {
             if !self.blogs.contains_key(&url) {
                 self.start_blog(w);

@@ -68,7 +68,9 @@ impl BlogTask {
             }
         }
         // Spread the first polls of many blogs over a short window.
-        let first = schedule::jitter(self.watch.interval.min(Duration::from_secs(5)), 1.0) / 2;
+        let blogs = self.shared.blogs.load(std::sync::atomic::Ordering::Relaxed);
+        let spread = super::first_poll_spread(blogs.max(1), self.watch.interval);
+        let first = schedule::jitter(spread, 1.0) / 2;
         poll_loop(first, &mut stop, || async {
             let r = self.poll_once().await;
             self.next_wait(r)
@@ -113,6 +115,9 @@ impl BlogTask {
 
     /// Fetch once and process what came back.
     pub async fn poll_once(&self) -> PollResult {
+        // Wait for a place before fetching, with nothing in hand; the stuck-poll clock
+        // starts once the poll really runs.
+        let _in_hand = self.shared.in_hand.clone().acquire_owned().await;
         let _in_flight = self.shared.health.poll_started(&self.watch.url);
         let store = self.shared.store.clone();
         let url = self.watch.url.clone();
@@ -380,6 +385,8 @@ impl BlogTask {
         let routes = self.routes.clone();
         let problem_after = self.shared.problem_after;
         let store = self.shared.store.clone();
+        // One page parsed per core at a time; the others wait here with only their body.
+        let _parsing = self.shared.parsing.clone().acquire_owned().await;
         let r = tokio::task::spawn_blocking(move || {
             process_page(&store, &watch, &routes, problem_after, &blog, &resp, at)
         })
