@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Post;
 use profiles::{Merge, Prefer};
-use text::key;
+use text::{key, key_prefix};
 
 /// One fetched page, as the extractors see it.
 #[derive(Debug, Clone, Copy)]
@@ -564,7 +564,7 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
         if let Some(h) = &s.headline {
             by_head.entry(key(h)).or_default().push(i);
         }
-        let sk: String = key(&s.body).chars().take(BODY_KEY).collect();
+        let sk = key_prefix(&s.body, BODY_KEY);
         if sk.chars().count() == BODY_KEY {
             by_start.entry(sk).or_default().push(i);
         }
@@ -586,7 +586,7 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
             }
         }
         if found.is_none() {
-            let pk: String = key(&p.body).chars().take(BODY_KEY).collect();
+            let pk = key_prefix(&p.body, BODY_KEY);
             found = free(by_start.get(&pk), &used);
         }
         if let Some(i) = found {
@@ -773,7 +773,7 @@ fn derive_ids(posts: &mut [Draft]) {
         let base = match (d.published, &d.headline) {
             (Some(t), _) => format!("t:{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             (None, Some(h)) if !key(h).is_empty() => format!("h:{}", key(h)),
-            _ => format!("b:{}", key(&d.body).chars().take(64).collect::<String>()),
+            _ => format!("b:{}", key_prefix(&d.body, 64)),
         };
         let n = seen.entry(base.clone()).or_default();
         let material = format!("{base}#{n}");

@@ -230,6 +230,26 @@ fn closed_by_phrase_or_coverage_end() {
         run(&body, None).closed,
         Some(Closed::Phrase("this live blog is now closed".into()))
     );
+    // Any case, in every language of the table.
+    for (page, phrase) in [
+        (
+            "<p>THIS LIVE BLOG IS NOW CLOSED</p>",
+            "this live blog is now closed",
+        ),
+        ("<p>Ce direct est terminé.</p>", "ce direct est terminé"),
+        ("<p>CE DIRECT EST TERMINÉ</p>", "ce direct est terminé"),
+        (
+            "<div>La diretta è terminata</div>",
+            "la diretta è terminata",
+        ),
+    ] {
+        let html = format!("<html><body>{page}</body></html>");
+        assert_eq!(
+            run(&html, None).closed,
+            Some(Closed::Phrase(phrase.into())),
+            "{page}"
+        );
+    }
     // In a script it is no statement.
     let quiet = "<html><body><script>var s = 'This live blog is now closed';</script><p>x</p></body></html>";
     assert_eq!(run(quiet, None).closed, None);
