@@ -4,14 +4,15 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
 use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::profiles::sel;
 use super::text::{line_of, text_of, Text};
-use super::time::{parse_clock_prefix, parse_date, parse_stamp, zone};
+use super::time::{parse_clock_prefix, parse_date, parse_relative, parse_stamp, zone};
 use super::{Context, Draft};
 
 /// Elements that carry a machine-readable post time.
@@ -36,12 +37,47 @@ const UPDATED_ATTRS: &[&str] = &[
 static HEADINGS: LazyLock<Selector> = LazyLock::new(|| Selector::parse("h1, h2, h3, h4").unwrap());
 static TIMES: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("time[datetime], amp-timeago[datetime], [datetime]").unwrap());
+/// The text (bytes) a group member counts for at most when groups are compared.
+const MEMBER_TEXT_CAP: usize = 200;
 /// How far up from a time element a post container is looked for.
 const MAX_UP: usize = 12;
 
+/// Elements that may hold a post's time as text ("14:05", "10:15 a.m. ET",
+/// "November 20, 2026 10:31 pm", "5 min ago"): `<time>` without `datetime`, and elements whose
+/// class names a time or a date (`ncpost-timestamp`, `update-time`, `liveblog-meta-time`).
+const TEXT_TIME_MARKS: &str = "time:not([datetime]), [class*=time], [class*=Time], [class*=date], [class*=Date], [class*=stamp], [class*=Stamp]";
+/// Elements that hold a post's author.
+const BYLINES: &str = "[rel=author], [itemprop=author], [class*=author], [class*=Author], [class*=byline], [class*=Byline]";
+/// Attributes that carry a post id on its container (besides `id`), in order of trust.
+const ID_ATTRS: &[&str] = &[
+    "data-post-id",
+    "data-id",
+    "data-entry-id",
+    "data-update-id",
+    "data-item-id",
+];
+
 /// Posts found by the generic rules, in page order.
 pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
-    let blocks = container_posts(doc, ctx);
+    let guessed;
+    let ctx = if ctx.zone_known {
+        ctx
+    } else {
+        guessed = Context {
+            zone: guess_zone(ctx),
+            ..ctx.clone()
+        };
+        &guessed
+    };
+    let mut blocks = container_posts(doc, ctx, false);
+    if blocks.len() >= 3 {
+        return blocks;
+    }
+    // Sites that write their post times only as text ("14:05") and mark no machine time.
+    let texts = container_posts(doc, ctx, true);
+    if texts.len() > blocks.len() {
+        blocks = texts;
+    }
     if blocks.len() >= 3 {
         return blocks;
     }
@@ -52,12 +88,156 @@ pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
     blocks
 }
 
-/// The largest set of same-tag siblings that each contain a time mark.
-fn container_posts(doc: &Html, ctx: &Context) -> Vec<Draft> {
+/// The zone of time-of-day stamps that state none, for a page no profile knows: the zone of
+/// the site's country (by top-level domain) when it agrees with the offset the page states
+/// in its meta times, else that offset, else the country's zone, else UTC.
+fn guess_zone(ctx: &Context) -> Tz {
+    let tld = ctx
+        .page_url
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .and_then(|h| country_zone(&h));
+    let offset = ctx.page_offset.filter(|o| o.local_minus_utc() != 0);
+    match (offset, tld) {
+        (Some(off), Some(tz))
+            if tz
+                .offset_from_utc_datetime(&ctx.page_time.naive_utc())
+                .fix()
+                == off =>
+        {
+            tz
+        }
+        (Some(off), tld) => fixed_zone(off).or(tld).unwrap_or(Tz::UTC),
+        (None, Some(tz)) => tz,
+        (None, None) => Tz::UTC,
+    }
+}
+
+/// The zone of a country-code domain's country (one zone per country; big countries with
+/// several zones are left out).
+fn country_zone(host: &str) -> Option<Tz> {
+    const TLDS: &[(&str, Tz)] = &[
+        ("uk", Tz::Europe__London),
+        ("ie", Tz::Europe__Dublin),
+        ("de", Tz::Europe__Berlin),
+        ("at", Tz::Europe__Vienna),
+        ("ch", Tz::Europe__Zurich),
+        ("fr", Tz::Europe__Paris),
+        ("be", Tz::Europe__Brussels),
+        ("nl", Tz::Europe__Amsterdam),
+        ("lu", Tz::Europe__Luxembourg),
+        ("it", Tz::Europe__Rome),
+        ("es", Tz::Europe__Madrid),
+        ("pt", Tz::Europe__Lisbon),
+        ("dk", Tz::Europe__Copenhagen),
+        ("se", Tz::Europe__Stockholm),
+        ("no", Tz::Europe__Oslo),
+        ("fi", Tz::Europe__Helsinki),
+        ("pl", Tz::Europe__Warsaw),
+        ("cz", Tz::Europe__Prague),
+        ("gr", Tz::Europe__Athens),
+        ("ua", Tz::Europe__Kyiv),
+        ("il", Tz::Asia__Jerusalem),
+        ("in", Tz::Asia__Kolkata),
+        ("jp", Tz::Asia__Tokyo),
+        ("kr", Tz::Asia__Seoul),
+        ("sg", Tz::Asia__Singapore),
+        ("hk", Tz::Asia__Hong_Kong),
+        ("nz", Tz::Pacific__Auckland),
+        ("za", Tz::Africa__Johannesburg),
+        ("qa", Tz::Asia__Qatar),
+    ];
+    let tld = host.trim_end_matches('.').rsplit('.').next()?;
+    TLDS.iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(tld))
+        .map(|&(_, tz)| tz)
+}
+
+/// A fixed offset as a zone: whole hours as `Etc/GMT±N` (POSIX sign: UTC−5 is `Etc/GMT+5`),
+/// +05:30 as India.
+fn fixed_zone(off: chrono::FixedOffset) -> Option<Tz> {
+    let secs = off.local_minus_utc();
+    if secs == 19_800 {
+        return Some(Tz::Asia__Kolkata);
+    }
+    if secs % 3600 != 0 {
+        return None;
+    }
+    let hours = -secs / 3600;
+    format!("Etc/GMT{hours:+}").parse().ok()
+}
+
+/// A time written as text, when the whole text is one: `Some(Some(t))` for a clock or a
+/// date and clock, `Some(None)` for a relative time ("5 min ago": a post's time, but not
+/// one to keep), `None` for anything else.
+fn text_time(raw: &str, ctx: &Context) -> Option<Option<DateTime<Utc>>> {
+    static LEAD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:(?:last\s+)?updated|posted|published|aktualisiert|mis\s+à\s+jour|publié|actualizado|publicado|aggiornato|pubblicato)?\s*(?:at|on|um|à|a las|alle)?\s*[:,]?\s*").unwrap()
+    });
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 60 {
+        return None;
+    }
+    let s = LEAD.find(s).map_or(s, |m| &s[m.end()..]);
+    if let Some((clock, rest)) = parse_clock_prefix(s) {
+        let rest = rest.trim().trim_start_matches([',', '·', '|', '-']).trim();
+        if rest.is_empty() {
+            return Some(ctx.at_clock(clock, None));
+        }
+        return match parse_date(rest) {
+            Some(d) if rest.len() <= 32 => Some(ctx.at_clock(clock, Some(d))),
+            _ => None,
+        };
+    }
+    if let Some(d) = parse_date(s) {
+        // "November 20, 2026 10:31 pm", "20 Nov 2026, 14:05": the clock after the date.
+        let starts = s.char_indices().filter(|&(i, c)| {
+            c.is_ascii_digit() && (i == 0 || !s.as_bytes()[i - 1].is_ascii_digit())
+        });
+        for (i, _) in starts {
+            if let Some((clock, rest)) = parse_clock_prefix(&s[i..]) {
+                if rest.trim().is_empty() {
+                    return Some(ctx.at_clock(clock, Some(d)));
+                }
+            }
+        }
+        return None;
+    }
+    parse_relative(s, ctx.fetched_at).map(|_| None)
+}
+
+/// The text-time marks of a document: elements of [`TEXT_TIME_MARKS`] whose text is a time.
+fn text_marks<'a>(
+    root: impl Iterator<Item = ElementRef<'a>>,
+    ctx: &Context,
+) -> Vec<(ElementRef<'a>, Option<DateTime<Utc>>)> {
+    root.filter_map(|e| {
+        // Cheap length check before the text is collected.
+        let len: usize = e.text().map(str::len).sum();
+        if len > 200 {
+            return None;
+        }
+        text_time(&line_of(e), ctx).map(|t| (e, t))
+    })
+    .collect()
+}
+
+/// The largest set of same-tag siblings that each contain a time mark (machine-readable
+/// marks only, or with `text_times` also times written as text).
+fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
     // (parent, tag, class) → the distinct children that hold a time mark.
     let mut groups: HashMap<(NodeId, String), Vec<NodeId>> = HashMap::new();
     let mut seen: HashSet<(NodeId, NodeId)> = HashSet::new();
-    for mark in doc.select(sel(TIME_MARKS)) {
+    let marks: Vec<ElementRef<'_>> = if text_times {
+        text_marks(doc.select(sel(TEXT_TIME_MARKS)), ctx)
+            .into_iter()
+            .map(|(e, _)| e)
+            .chain(doc.select(sel(TIME_MARKS)))
+            .collect()
+    } else {
+        doc.select(sel(TIME_MARKS)).collect()
+    };
+    for mark in marks {
         let mut node = *mark;
         for _ in 0..MAX_UP {
             let Some(parent) = node.parent() else { break };
@@ -73,12 +253,24 @@ fn container_posts(doc: &Html, ctx: &Context) -> Vec<Draft> {
             node = parent;
         }
     }
+    // Each member counts by its text, capped: a feed of real posts outweighs a longer list
+    // of headline links with times ("Most read", related stories), and more posts outweigh
+    // a wrapper around the feed and a sidebar. Among equals, the innermost group.
     let best = groups
         .into_values()
         .filter(|members| members.len() >= 2)
-        // Most members; among equals the innermost (the later-created, deeper group has
-        // the same count only when each member wraps exactly one post).
-        .max_by_key(|members| members.len());
+        .map(|members| {
+            let lens: Vec<usize> = members
+                .iter()
+                .filter_map(|id| doc.tree.get(*id).and_then(ElementRef::wrap))
+                .map(|e| e.text().map(|t| t.trim().len()).sum::<usize>())
+                .collect();
+            let score: usize = lens.iter().map(|&l| l.min(MEMBER_TEXT_CAP)).sum();
+            let total: usize = lens.iter().sum();
+            (score, std::cmp::Reverse(total), members)
+        })
+        .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
+        .map(|(_, _, members)| members);
     let Some(members) = best else {
         return Vec::new();
     };
@@ -96,6 +288,58 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
         skip.insert(h.id());
         line_of(h)
     });
+    // Times written as text, and machine marks whose text is only the time ("13:00"), are
+    // not body text.
+    let texts: Vec<(ElementRef<'_>, Option<DateTime<Utc>>)> =
+        text_marks(el.select(sel(TEXT_TIME_MARKS)), ctx);
+    for (t, _) in &texts {
+        skip.insert(t.id());
+    }
+    let machine: Vec<ElementRef<'_>> = el.select(sel(TIME_MARKS)).collect();
+    for m in &machine {
+        let line = line_of(*m);
+        if line.is_empty() || text_time(&line, ctx).is_some() {
+            skip.insert(m.id());
+        }
+    }
+    // The time's link is the post's permalink ("<a href=…#post-12><time>…</time></a>").
+    let permalink = machine
+        .iter()
+        .chain(texts.iter().map(|(t, _)| t))
+        .find_map(|t| {
+            std::iter::once(*t)
+                .chain(
+                    t.ancestors()
+                        .filter_map(ElementRef::wrap)
+                        .take_while(|a| a.id() != el.id())
+                        .take(3),
+                )
+                .find(|a| a.value().name() == "a")
+                .and_then(|a| a.value().attr("href"))
+        });
+    let by = el
+        .select(sel(BYLINES))
+        .filter(|b| !skip.contains(&b.id()))
+        .find_map(|b| {
+            let line = line_of(b);
+            (2..=100)
+                .contains(&line.chars().count())
+                .then_some((b.id(), line))
+        });
+    let byline = by
+        .map(|(id, b)| {
+            skip.insert(id);
+            b
+        })
+        .map(|b| {
+            let t = b.trim();
+            t.strip_prefix("By ")
+                .or_else(|| t.strip_prefix("by "))
+                .unwrap_or(t)
+                .trim()
+                .to_string()
+        })
+        .filter(|b| !b.is_empty());
     let attr_time = |names: &[&str]| {
         names.iter().find_map(|a| {
             std::iter::once(el)
@@ -106,20 +350,27 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
     let shown = el
         .select(&TIMES)
         .find_map(|t| parse_stamp(t.value().attr("datetime")?));
-    let published = shown.or_else(|| attr_time(PUBLISHED_ATTRS)).or_else(|| {
-        el.select(sel("time"))
-            .find_map(|t| ctx.clock_text(&line_of(t)))
-    });
+    let published = shown
+        .or_else(|| attr_time(PUBLISHED_ATTRS))
+        .or_else(|| {
+            el.select(sel("time"))
+                .find_map(|t| ctx.clock_text(&line_of(t)))
+        })
+        .or_else(|| texts.iter().find_map(|(_, t)| *t));
     let updated = attr_time(UPDATED_ATTRS);
-    let id = el
-        .value()
-        .id()
-        .or_else(|| el.value().attr("data-id"))
-        .or_else(|| el.value().attr("data-post-id"))
-        .map(str::to_string);
+    let id = post_id(el);
+    let url = permalink.and_then(|href| {
+        let base = ctx.page_url.as_ref()?;
+        let u = base.join(href).ok()?;
+        // A link to the page itself without a fragment says nothing about the post.
+        (u.as_str() != base.as_str() && matches!(u.scheme(), "http" | "https"))
+            .then(|| u.to_string())
+    });
     let text = text_of(el, &skip);
     Draft {
         id,
+        url,
+        byline,
         headline: headline.filter(|h| !h.is_empty()),
         published,
         updated,
@@ -127,6 +378,39 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
         captions: text.captions,
         ..Draft::default()
     }
+}
+
+/// The publisher's id of a post container: its `id` or an id attribute ([`ID_ATTRS`], else
+/// any `data-…-id`), else that of the one wrapper inside it that carries one (Sky's
+/// `.ncpost-list-post > .ncpost-container[data-ncpost-id]`).
+fn post_id(el: ElementRef<'_>) -> Option<String> {
+    fn own(e: ElementRef<'_>, html_id: bool) -> Option<&str> {
+        let v = e.value();
+        html_id
+            .then(|| v.id())
+            .flatten()
+            .or_else(|| ID_ATTRS.iter().find_map(|a| v.attr(a)))
+            .or_else(|| {
+                v.attrs()
+                    .find(|(k, _)| k.starts_with("data-") && k.ends_with("id"))
+                    .map(|(_, v)| v)
+            })
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+    if let Some(id) = own(el, true) {
+        return Some(id.to_string());
+    }
+    // The first element inside that carries a data id, if it wraps (nearly) the whole post.
+    let inner = el
+        .descendants()
+        .skip(1)
+        .filter_map(ElementRef::wrap)
+        .take(8)
+        .find(|d| own(*d, false).is_some())?;
+    let whole: usize = el.text().map(str::len).sum();
+    let part: usize = inner.text().map(str::len).sum();
+    (part * 10 >= whole * 8).then(|| own(inner, false).map(str::to_string))?
 }
 
 /// Headings that start with a time, grouped by parent; the largest group.
@@ -283,4 +567,75 @@ fn headed_posts(
 
 fn heads_inside(e: ElementRef<'_>, heads: &HashSet<NodeId>) -> bool {
     e.descendants().any(|d| heads.contains(&d.id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(page_time: &str, zone: Tz) -> Context {
+        let t = DateTime::parse_from_rfc3339(page_time)
+            .unwrap()
+            .with_timezone(&Utc);
+        Context {
+            fetched_at: t,
+            page_time: t,
+            published_only: false,
+            zone,
+            zone_known: false,
+            page_url: None,
+            page_offset: None,
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_written_as_text() {
+        let c = ctx("2026-11-20T18:00:00Z", Tz::UTC);
+        let t = |s: &str| text_time(s, &c);
+        assert_eq!(t("15:02"), Some(Some(utc("2026-11-20T15:02:00Z"))));
+        assert_eq!(t("10:15 a.m. ET"), Some(Some(utc("2026-11-20T15:15:00Z"))));
+        assert_eq!(t("Updated 9:02"), Some(Some(utc("2026-11-20T09:02:00Z"))));
+        assert_eq!(
+            t("November 19, 2026 10:31 pm"),
+            Some(Some(utc("2026-11-19T22:31:00Z")))
+        );
+        assert_eq!(
+            t("19 Nov 2026, 14:05"),
+            Some(Some(utc("2026-11-19T14:05:00Z")))
+        );
+        assert_eq!(
+            t("3:18 a.m. ET, November 19, 2026"),
+            Some(Some(utc("2026-11-19T08:18:00Z")))
+        );
+        // A relative time marks a post but is never kept as its time.
+        assert_eq!(t("5 min ago"), Some(None));
+        // Not a time: text after the clock, a date alone, prose, long text.
+        assert_eq!(t("10:15 By Ann Lee"), None);
+        assert_eq!(t("November 19, 2026"), None);
+        assert_eq!(t("Live updates"), None);
+        assert_eq!(t(&"9:00 ".repeat(20)), None);
+    }
+
+    #[test]
+    fn zone_guessed_from_domain_and_stated_offset() {
+        let mut c = ctx("2026-07-01T12:00:00Z", Tz::UTC);
+        c.page_url = url::Url::parse("https://www.example.de/live").ok();
+        assert_eq!(guess_zone(&c), Tz::Europe__Berlin);
+        // The stated offset agrees with the country (CEST): the country's zone.
+        c.page_offset = chrono::FixedOffset::east_opt(7200);
+        assert_eq!(guess_zone(&c), Tz::Europe__Berlin);
+        // A .com page stating −04:00: that fixed offset.
+        c.page_url = url::Url::parse("https://www.example.com/live").ok();
+        c.page_offset = chrono::FixedOffset::west_opt(4 * 3600);
+        assert_eq!(guess_zone(&c), "Etc/GMT+4".parse::<Tz>().unwrap());
+        c.page_offset = chrono::FixedOffset::east_opt(19_800);
+        assert_eq!(guess_zone(&c), Tz::Asia__Kolkata);
+        // Nothing known: UTC.
+        c.page_offset = None;
+        assert_eq!(guess_zone(&c), Tz::UTC);
+    }
 }

@@ -149,8 +149,19 @@ pub struct Context {
     /// The page's own date (last modified, else published, else the fetch time): the date
     /// of time-of-day stamps such as "12.50 BST".
     pub page_time: DateTime<Utc>,
+    /// `page_time` is only the page's publication time (it states no modification time):
+    /// not an upper bound for its posts' times.
+    pub published_only: bool,
     /// The zone for stamps that state none ("11.13 Uhr", "3.51 pm").
     pub zone: Tz,
+    /// Set when a site profile (or the user) chose `zone`; else it is only the default and
+    /// the generic extractor may guess better from the page.
+    pub zone_known: bool,
+    /// The page's URL (after redirects), for resolving post permalinks.
+    pub page_url: Option<url::Url>,
+    /// The offset the page states in its own meta times (`article:published_time`
+    /// "2026-11-20T08:00:00-05:00" → −05:00), a hint for time-of-day stamps without a zone.
+    pub page_offset: Option<chrono::FixedOffset>,
 }
 
 impl Context {
@@ -172,7 +183,21 @@ impl Context {
             None => {
                 let d = self.page_time.with_timezone(&tz).date_naive();
                 let t = time::local_to_utc(d, clock.hour, clock.minute, tz)?;
-                if t > self.page_time + chrono::Duration::minutes(90) {
+                let slack = chrono::Duration::minutes(90);
+                if self.published_only {
+                    // Only the publication time is known, and pages use it both for when
+                    // the blog opened (posts come after) and for its last republication
+                    // (posts come before): the day that puts the post nearest to it.
+                    let candidates = [d.pred_opt(), Some(d), d.succ_opt()];
+                    return candidates
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| time::local_to_utc(d, clock.hour, clock.minute, tz))
+                        .filter(|c| *c <= self.fetched_at + slack)
+                        .min_by_key(|c| (*c - self.page_time).num_seconds().abs())
+                        .or(Some(t));
+                }
+                if t > self.page_time + slack {
                     time::local_to_utc(d.pred_opt()?, clock.hour, clock.minute, tz)
                 } else {
                     Some(t)
@@ -219,6 +244,16 @@ static META_TIMES: LazyLock<Selector> = LazyLock::new(|| {
     )
     .unwrap()
 });
+static META_MODIFIED: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(
+        r#"meta[property="article:modified_time"], meta[itemprop="dateModified"], meta[name="last-modified"]"#,
+    )
+    .unwrap()
+});
+static META_PUBLISHED: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"meta[property="article:published_time"], meta[itemprop="datePublished"]"#)
+        .unwrap()
+});
 
 /// Extract the posts of a page.
 ///
@@ -246,17 +281,30 @@ fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> E
     let (blocks, json_errors) = jsonld::blocks(doc);
     let blog = jsonld::live_blog(&blocks);
     let micro = microdata::live_blog(doc);
+    let meta_time = |sel: &Selector| {
+        doc.select(sel)
+            .find_map(|m| time::parse_stamp(m.value().attr("content")?))
+    };
+    let modified = blog
+        .as_ref()
+        .and_then(|b| b.date_modified)
+        .or_else(|| meta_time(&META_MODIFIED));
+    let published = blog
+        .as_ref()
+        .and_then(|b| b.date_published)
+        .or_else(|| meta_time(&META_PUBLISHED));
     let mut ctx = Context {
         fetched_at: page.fetched_at,
-        page_time: blog
-            .as_ref()
-            .and_then(|b| b.date_modified.or(b.date_published))
-            .or_else(|| {
-                doc.select(&META_TIMES)
-                    .find_map(|m| time::parse_stamp(m.value().attr("content")?))
-            })
-            .unwrap_or(page.fetched_at),
+        page_time: modified.or(published).unwrap_or(page.fetched_at),
+        published_only: modified.is_none() && published.is_some(),
         zone: Tz::UTC,
+        zone_known: false,
+        page_url: url::Url::parse(page.url).ok(),
+        page_offset: doc.select(&META_TIMES).find_map(|m| {
+            DateTime::parse_from_rfc3339(m.value().attr("content")?.trim())
+                .ok()
+                .map(|t| *t.offset())
+        }),
     };
     let attempt = |out: &mut Extraction, name: &str, reason: String| {
         out.attempts.push(Attempt {
@@ -321,6 +369,7 @@ fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> E
             Some(p) => {
                 if let Some(z) = p.zone {
                     ctx.zone = z;
+                    ctx.zone_known = true;
                 }
                 let d = p.extract(doc, &ctx);
                 if d.is_empty() {
@@ -396,6 +445,7 @@ fn auto(
     if let Some(p) = profiles::detect(host, doc) {
         if let Some(z) = p.zone {
             ctx.zone = z;
+            ctx.zone_known = true;
         }
         let html = p.extract(doc, ctx);
         if !html.is_empty() {

@@ -1,0 +1,245 @@
+//! The generic extractor on markup no site profile knows, modelled on live-blog platforms
+//! beyond the fixture sites (pages in `tests/pages/generic/`, written for these tests):
+//! post times written only as text ("15:02", "10:15 a.m. ET", "November 20, 2026 10:31 pm"),
+//! ids in `data-…-id` attributes on an inner wrapper, epoch stamps on a `<span>`, bylines in
+//! their own element, permalinks on the time, and a "Most read" list with more items than
+//! the feed has posts.
+
+use chrono::{DateTime, Utc};
+use livewatch::extract::{extract, Extraction, Page, Strategy};
+use livewatch::model::Post;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn page(name: &str) -> String {
+    let path = format!("{}/tests/pages/generic/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run_at(html: &str, url: &str, fetched: &str) -> Extraction {
+    extract(
+        &Page {
+            url,
+            body: html.as_bytes(),
+            content_type: Some("text/html; charset=utf-8"),
+            fetched_at: at(fetched),
+        },
+        &Strategy::Auto,
+    )
+}
+
+/// (id, headline, byline, published) of a post.
+type Row = (String, Option<String>, Option<String>, Option<String>);
+
+/// The rows of the posts, newest first.
+fn summary(posts: &[Post]) -> Vec<Row> {
+    posts
+        .iter()
+        .map(|p| {
+            (
+                p.id.clone(),
+                p.headline.clone(),
+                p.byline.clone(),
+                p.published.map(|t| t.to_rfc3339()),
+            )
+        })
+        .collect()
+}
+
+fn row(id: &str, headline: Option<&str>, byline: Option<&str>, published: &str) -> Row {
+    (
+        id.to_string(),
+        headline.map(str::to_string),
+        byline.map(str::to_string),
+        Some(at(published).to_rfc3339()),
+    )
+}
+
+/// No body may keep the time or the byline that the post states apart.
+fn assert_clean_bodies(ex: &Extraction) {
+    for p in &ex.posts {
+        assert!(!p.body.is_empty(), "{}: empty body", p.id);
+        if let Some(b) = &p.byline {
+            assert!(
+                !p.body.contains(b.as_str()),
+                "{}: byline in body: {:?}",
+                p.id,
+                p.body
+            );
+        }
+        let first = p.body.split_whitespace().next().unwrap_or("");
+        assert!(
+            !first.chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "{}: body starts with a time: {:?}",
+            p.id,
+            p.body
+        );
+    }
+}
+
+#[test]
+fn text_clocks_with_ids_on_an_inner_wrapper() {
+    // A UK site (.co.uk): "15:02" is London time; the page was modified at 15:10 UTC.
+    let ex = run_at(
+        &page("ncpost-text-clock.html"),
+        "https://news.example.co.uk/story/politics-latest-123",
+        "2026-11-20T15:12:00Z",
+    );
+    assert_eq!(ex.extractor, "generic", "{:?}", ex.attempts);
+    assert_eq!(
+        summary(&ex.posts),
+        vec![
+            row(
+                "3003",
+                Some("Minister resigns over leaked memo"),
+                Some("Jane Doe, political reporter"),
+                "2026-11-20T15:02:00Z"
+            ),
+            row(
+                "3002",
+                Some("PM to make statement at 4pm"),
+                Some("John Roe, reporter"),
+                "2026-11-20T14:40:00Z"
+            ),
+            row(
+                "3001",
+                Some("Opposition calls for inquiry"),
+                None,
+                "2026-11-20T14:05:00Z"
+            ),
+        ]
+    );
+    assert_clean_bodies(&ex);
+    assert_eq!(
+        ex.posts[0].body,
+        "The minister said she had lost the confidence of colleagues after the memo was published.\n\nMore follows."
+    );
+}
+
+#[test]
+fn us_clocks_with_zone_and_a_longer_sidebar() {
+    // Only a publication time (08:00 −05:00) is stated; the posts come after it that day.
+    // The "Most read" list has five dated items, the feed three posts: the feed wins.
+    let ex = run_at(
+        &page("us-clock-sidebar.html"),
+        "https://www.example.com/live/storm",
+        "2026-11-20T16:00:00Z",
+    );
+    assert_eq!(
+        summary(&ex.posts),
+        vec![
+            row(
+                "update-9c1f",
+                Some("Power out for 200,000 customers"),
+                Some("Ann Lee"),
+                "2026-11-20T15:15:00Z"
+            ),
+            row(
+                "update-9c1e",
+                Some("Governor declares emergency"),
+                Some("Ann Lee"),
+                "2026-11-20T14:48:00Z"
+            ),
+            row(
+                "update-9c1d",
+                Some("Schools closed"),
+                Some("Bo Kim"),
+                "2026-11-20T14:02:00Z"
+            ),
+        ]
+    );
+    assert_clean_bodies(&ex);
+}
+
+#[test]
+fn epoch_stamp_on_a_span_with_a_permalink() {
+    let ex = run_at(
+        &page("epoch-span.html"),
+        "https://www.example.org/liveblog-november-26-2026/",
+        "2026-11-26T16:00:00Z",
+    );
+    let urls: Vec<Option<&str>> = ex.posts.iter().map(|p| p.url.as_deref()).collect();
+    assert_eq!(
+        urls,
+        vec![
+            Some("https://example.org/liveblog_entry/x"),
+            Some("https://example.org/liveblog_entry/y"),
+            Some("https://example.org/liveblog_entry/z"),
+        ]
+    );
+    assert_eq!(ex.posts[0].id, "liveblog-entry-4455");
+    assert_eq!(ex.posts[0].published, Some(at("2026-11-26T15:00:00Z")));
+    assert_eq!(
+        ex.posts[0].headline.as_deref(),
+        Some("Rocket sirens sound in the north")
+    );
+    assert_clean_bodies(&ex);
+}
+
+#[test]
+fn wordpress_liveblog_date_then_clock() {
+    // "November 20, 2026 10:31 pm" on a .co.uk site: London, which is UTC in November.
+    let ex = run_at(
+        &page("wordpress-liveblog.html"),
+        "https://www.example.co.uk/election-live/",
+        "2026-11-20T23:00:00Z",
+    );
+    assert_eq!(
+        summary(&ex.posts),
+        vec![
+            row(
+                "liveblog-entry-812",
+                None,
+                Some("Sam Ortiz"),
+                "2026-11-20T22:31:00Z"
+            ),
+            row(
+                "liveblog-entry-811",
+                None,
+                Some("Sam Ortiz"),
+                "2026-11-20T21:58:00Z"
+            ),
+            row(
+                "liveblog-entry-810",
+                None,
+                Some("Lee Park"),
+                "2026-11-20T21:15:00Z"
+            ),
+        ]
+    );
+    assert_eq!(
+        ex.posts[0].url.as_deref(),
+        Some("https://www.example.co.uk/election-live/#liveblog-entry-812")
+    );
+    assert_clean_bodies(&ex);
+}
+
+#[test]
+fn text_clock_posts_without_ids_keep_their_ids_across_edits() {
+    // Strip the publisher ids: ids are then derived from the stated time, which must not
+    // move when a post is edited.
+    let strip = |html: &str| {
+        html.replace(" data-ncpost-id=", " data-x=")
+            .replace(" id=\"ncpost-list-post-title-", " data-t=\"")
+            .replace(" aria-labelledby=", " data-l=")
+    };
+    let url = "https://news.example.co.uk/story/politics-latest-123";
+    let before = strip(&page("ncpost-text-clock.html"));
+    let after = before.replace(
+        "Downing Street confirmed the prime minister will address the Commons this afternoon.",
+        "Downing Street confirmed the prime minister will address the Commons at 4pm.",
+    );
+    let a = run_at(&before, url, "2026-11-20T15:12:00Z");
+    let b = run_at(&after, url, "2026-11-20T15:20:00Z");
+    let ids = |e: &Extraction| e.posts.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+    assert_eq!(a.posts.len(), 3, "{:?}", a.attempts);
+    assert!(
+        a.posts.iter().all(|p| p.id.starts_with("lw-")),
+        "{:?}",
+        ids(&a)
+    );
+    assert_eq!(ids(&a), ids(&b));
+    assert_ne!(a.posts[1].body, b.posts[1].body);
+}
