@@ -243,3 +243,68 @@ fn text_clock_posts_without_ids_keep_their_ids_across_edits() {
     assert_eq!(ids(&a), ids(&b));
     assert_ne!(a.posts[1].body, b.posts[1].body);
 }
+
+#[test]
+fn times_in_their_own_element_before_the_post() {
+    // "<dt>12:20</dt><dd>…</dd>" on a German ticker (.de: Berlin time, CET in November).
+    let ex = run_at(
+        &page("dl-ticker-de.html"),
+        "https://www.example.de/ticker/hochwasser",
+        "2026-11-20T11:40:00Z",
+    );
+    type Seen<'a> = (Option<&'a str>, Option<DateTime<Utc>>, &'a str);
+    let got: Vec<Seen<'_>> = ex
+        .posts
+        .iter()
+        .map(|p| (p.headline.as_deref(), p.published, p.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some("Pegel sinkt in Passau"),
+                Some(at("2026-11-20T11:20:00Z")),
+                "Der Pegel der Donau ist am Mittag erstmals gesunken."
+            ),
+            (
+                None,
+                Some(at("2026-11-20T10:45:00Z")),
+                "Die Bahnstrecke zwischen München und Salzburg bleibt gesperrt."
+            ),
+            (
+                None,
+                Some(at("2026-11-20T09:05:00Z")),
+                "Der Ministerpräsident besucht heute die Hochwassergebiete.\n\nEr will mit Helfern sprechen."
+            ),
+        ]
+    );
+
+    // "<div class=time>21:47</div><p>…</p><p>…</p>": a post runs to the next time.
+    let ex = run_at(
+        &page("time-separators.html"),
+        "https://www.example.com/match-live",
+        "2026-11-20T21:55:00Z",
+    );
+    let got: Vec<(Option<DateTime<Utc>>, &str)> = ex
+        .posts
+        .iter()
+        .map(|p| (p.published, p.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some(at("2026-11-20T21:47:00Z")),
+                "Full time. A thrilling draw at the stadium, two goals each."
+            ),
+            (
+                Some(at("2026-11-20T21:30:00Z")),
+                "GOAL! A late equaliser from the edge of the box.\n\nThe crowd is on its feet."
+            ),
+            (
+                Some(at("2026-11-20T21:02:00Z")),
+                "Second half under way, no changes at the break."
+            ),
+        ]
+    );
+}

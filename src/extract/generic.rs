@@ -44,8 +44,9 @@ const MAX_UP: usize = 12;
 
 /// Elements that may hold a post's time as text ("14:05", "10:15 a.m. ET",
 /// "November 20, 2026 10:31 pm", "5 min ago"): `<time>` without `datetime`, and elements whose
-/// class names a time or a date (`ncpost-timestamp`, `update-time`, `liveblog-meta-time`).
-const TEXT_TIME_MARKS: &str = "time:not([datetime]), [class*=time], [class*=Time], [class*=date], [class*=Date], [class*=stamp], [class*=Stamp]";
+/// class names a time or a date (`ncpost-timestamp`, `update-time`, `liveblog-meta-time`,
+/// `uhrzeit`, `heure`, `hora`).
+const TEXT_TIME_MARKS: &str = "time:not([datetime]), [class*=time], [class*=Time], [class*=date], [class*=Date], [class*=stamp], [class*=Stamp], [class*=clock], [class*=zeit], [class*=Zeit], [class*=heure], [class*=hora], [class*=orario]";
 /// Elements that hold a post's author.
 const BYLINES: &str = "[rel=author], [itemprop=author], [class*=author], [class*=Author], [class*=byline], [class*=Byline]";
 /// Attributes that carry a post id on its container (besides `id`), in order of trust.
@@ -260,10 +261,11 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
         .into_values()
         .filter(|members| members.len() >= 2)
         .map(|members| {
+            let set: HashSet<NodeId> = members.iter().copied().collect();
             let lens: Vec<usize> = members
                 .iter()
                 .filter_map(|id| doc.tree.get(*id).and_then(ElementRef::wrap))
-                .map(|e| e.text().map(|t| t.trim().len()).sum::<usize>())
+                .map(|e| span(e, &set).map(text_len).sum::<usize>())
                 .collect();
             let score: usize = lens.iter().map(|&l| l.min(MEMBER_TEXT_CAP)).sum();
             let total: usize = lens.iter().sum();
@@ -274,12 +276,71 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
     let Some(members) = best else {
         return Vec::new();
     };
-    members
-        .into_iter()
-        .filter_map(|id| doc.tree.get(id).and_then(ElementRef::wrap))
-        .map(|el| block_post(el, ctx))
+    let els: Vec<ElementRef<'_>> = members
+        .iter()
+        .filter_map(|id| doc.tree.get(*id).and_then(ElementRef::wrap))
+        .collect();
+    let posts: Vec<Draft> = els.iter().map(|el| block_post(*el, ctx)).collect();
+    let empty = posts
+        .iter()
+        .filter(|d| d.body.is_empty() && d.headline.is_none())
+        .count();
+    if empty * 2 <= posts.len() {
+        return posts
+            .into_iter()
+            .filter(|d| !d.body.is_empty() || d.headline.is_some())
+            .collect();
+    }
+    // The blocks hold only their time ("<dt>14:05</dt><dd>…</dd>", "<div class=time>…</div>
+    // <p>…</p>"): each post runs from its time to the next one.
+    let set: HashSet<NodeId> = members.iter().copied().collect();
+    els.iter()
+        .zip(posts)
+        .map(|(el, mut d)| {
+            let mut text = Text::default();
+            let mut headline = None;
+            for sib in span(*el, &set).skip(1) {
+                let mut skip = HashSet::new();
+                if headline.is_none() {
+                    if let Some(h) = std::iter::once(sib)
+                        .filter(|e| HEADINGS.matches(e))
+                        .chain(sib.select(&HEADINGS))
+                        .next()
+                    {
+                        skip.insert(h.id());
+                        headline = Some(line_of(h)).filter(|h| !h.is_empty());
+                        if h.id() == sib.id() {
+                            continue;
+                        }
+                    }
+                }
+                let t = text_of(sib, &skip);
+                text.paragraphs.extend(t.paragraphs);
+                text.captions.extend(t.captions);
+            }
+            d.headline = d.headline.or(headline);
+            d.body = text.body();
+            d.captions.extend(text.captions);
+            d
+        })
         .filter(|d| !d.body.is_empty() || d.headline.is_some())
         .collect()
+}
+
+/// A group member and the siblings after it up to the next member of its group.
+fn span<'a>(
+    el: ElementRef<'a>,
+    members: &'a HashSet<NodeId>,
+) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+    std::iter::once(el).chain(
+        el.next_siblings()
+            .take_while(|n| !members.contains(&n.id()))
+            .filter_map(ElementRef::wrap),
+    )
+}
+
+fn text_len(e: ElementRef<'_>) -> usize {
+    e.text().map(|t| t.trim().len()).sum()
 }
 
 fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
@@ -290,8 +351,13 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
     });
     // Times written as text, and machine marks whose text is only the time ("13:00"), are
     // not body text.
-    let texts: Vec<(ElementRef<'_>, Option<DateTime<Utc>>)> =
-        text_marks(el.select(sel(TEXT_TIME_MARKS)), ctx);
+    let marks = sel(TEXT_TIME_MARKS);
+    let texts: Vec<(ElementRef<'_>, Option<DateTime<Utc>>)> = text_marks(
+        std::iter::once(el)
+            .filter(|e| marks.matches(e))
+            .chain(el.select(marks)),
+        ctx,
+    );
     for (t, _) in &texts {
         skip.insert(t.id());
     }
@@ -366,7 +432,12 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
         (u.as_str() != base.as_str() && matches!(u.scheme(), "http" | "https"))
             .then(|| u.to_string())
     });
-    let text = text_of(el, &skip);
+    // A block that is only its time holds no text of its own.
+    let text = if skip.contains(&el.id()) {
+        Text::default()
+    } else {
+        text_of(el, &skip)
+    };
     Draft {
         id,
         url,
