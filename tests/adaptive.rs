@@ -149,16 +149,7 @@ fn config(watches: &[String]) -> String {
 }
 
 fn status_of(state: &std::path::Path, url: &str) -> serde_json::Value {
-    let out = livewatch()
-        .args(["status", "--json", "--state"])
-        .arg(state)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["url"] == url)
-        .unwrap_or_default()
+    statuses(state).remove(url).unwrap_or_default()
 }
 
 #[test]

@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::http::{get, get_ok};
 use common::*;
 
 const NAME: &str = "guardian";
@@ -18,14 +19,6 @@ const POLLS: usize = 3;
 const EDITED: &str = "block-646211b28f08e408b758af3c";
 const CORRECTED: &str = "block-64620ea98f08e408b758af03";
 const REMOVED: &str = "block-64620e828f08e408b758af02";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(url: &str, port: u16) -> String {
     format!(
@@ -45,79 +38,6 @@ json = true
     )
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A blocking GET with `Connection: close`; the body is read up to 16 MiB.
-fn get(port: u16, path: &str, extra: &[(&str, &str)]) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.take(16 << 20).read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn get_ok(port: u16, path: &str) -> Resp {
-    let r = get(port, path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
-    r
-}
-
 fn wait_http(port: u16) {
     assert!(
         wait_for(Duration::from_secs(20), || get(port, "/blogs", &[])
@@ -128,13 +48,7 @@ fn wait_http(port: u16) {
 
 /// Move to step `n` and wait for `POLLS` more polls at that step than before.
 fn step(server: &TimelineServer, n: usize) {
-    let before = server.polls_at(NAME, n);
-    server.set_step(NAME, n);
-    assert!(
-        wait_for(Duration::from_secs(30), || server.polls_at(NAME, n)
-            >= before + POLLS),
-        "step {n}: not polled {POLLS} times"
-    );
+    server.advance_more(NAME, n, POLLS);
 }
 
 /// Wait until the daemon has printed `n` events; returns them.
@@ -354,9 +268,8 @@ fn feeds_follow_the_timeline_and_pass_feedparser() {
         .expect("python3 runs");
     assert!(
         res.status.success(),
-        "feed check failed:\n{}{}",
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
+        "feed check failed:\n{}",
+        output_text(&res)
     );
 
     // After a restart the feed is byte-identical: same ETag, 304.
@@ -505,7 +418,7 @@ fn event_stream_delivers_every_event_once_and_resumes() {
     let port = free_port();
     let cfg = write_config(dir.path(), &config(&server.url(NAME), port));
     let out = dir.path().join("events.jsonl");
-    let mut d = run_daemon(&cfg, &state_dir(dir.path()), &out);
+    let mut d = run_daemon(&cfg, &dir.path().join("state"), &out);
     wait_http(port);
     step(&server, 0);
 
@@ -560,8 +473,4 @@ fn event_stream_delivers_every_event_once_and_resumes() {
 
     d.signal("TERM");
     assert_eq!(d.wait_exit(Duration::from_secs(5)), Some(0));
-}
-
-fn state_dir(dir: &Path) -> std::path::PathBuf {
-    dir.join("state")
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{read_jsonl, wait_for, Proc};
+use common::{read_jsonl, statuses, wait_for, Proc};
 use hostile_support::*;
 
 /// How long a healthy blog's new post may take to show up as an event while the bad

@@ -3,13 +3,12 @@
 //! healthy: every event arrives (duplicates only with the same id), none is lost.
 
 mod common;
-mod notify_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use common::notify::*;
 use common::*;
-use notify_support::*;
 
 const N: usize = 200;
 

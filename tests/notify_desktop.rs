@@ -3,12 +3,11 @@
 //! over the guardian timeline; and the daemon without any session bus.
 
 mod common;
-mod notify_support;
 
 use std::time::Duration;
 
+use common::notify::*;
 use common::*;
-use notify_support::*;
 
 fn config(url: &str, extra: &str) -> String {
     format!(

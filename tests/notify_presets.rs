@@ -3,12 +3,11 @@
 //! with every notifier type.
 
 mod common;
-mod notify_support;
 
 use std::time::Duration;
 
+use common::notify::*;
 use common::*;
-use notify_support::*;
 
 /// A fake Discord webhook: messages get ids 1001, 1002, …
 fn fake_discord() -> Server {

@@ -2,15 +2,14 @@
 //! webhook-sink with injected faults.
 
 mod common;
-mod notify_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use base64::Engine;
+use common::notify::*;
 use common::*;
 use hmac::{Hmac, KeyInit, Mac};
-use notify_support::*;
 use sha2::Sha256;
 
 const SECRET: &str = "s3cret-for-tests";

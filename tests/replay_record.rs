@@ -16,13 +16,7 @@ const POLLS: usize = 3;
 
 /// Move to step `n` and wait for `POLLS` more polls at that step than before.
 fn step(server: &TimelineServer, n: usize) {
-    let before = server.polls_at(NAME, n);
-    server.set_step(NAME, n);
-    assert!(
-        wait_for(Duration::from_secs(30), || server.polls_at(NAME, n)
-            >= before + POLLS),
-        "step {n}: not polled {POLLS} times"
-    );
+    server.advance_more(NAME, n, POLLS);
 }
 
 fn key(e: &serde_json::Value) -> (String, String, String) {

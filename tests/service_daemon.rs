@@ -3,12 +3,11 @@
 //! against the shared timeline-server, journal-style logs, and `livewatch status`.
 
 mod common;
-mod service_util;
 
 use std::time::Duration;
 
+use common::service::NotifySocket;
 use common::*;
-use service_util::*;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -166,7 +165,7 @@ fn sighup_reload_adds_a_blog_changes_a_notifier_and_refuses_a_broken_config() {
     );
     let out = dir.path().join("events.jsonl");
     let state = dir.path().join("state");
-    let mut d = run_daemon_env(&cfg, &state, &out, &[]);
+    let mut d = run_daemon(&cfg, &state, &out);
     for n in 0..=3 {
         server.advance("guardian", n, 3);
     }

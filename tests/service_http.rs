@@ -3,14 +3,13 @@
 //! cannot be written.
 
 mod common;
-mod service_util;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::http::get_text;
 use common::*;
 use prometheus_parse::{Scrape, Value};
-use service_util::*;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -30,7 +29,7 @@ struct Metrics(Scrape);
 
 impl Metrics {
     fn get(port: u16) -> Metrics {
-        let (status, body) = http_get(port, "/metrics").expect("/metrics answers");
+        let (status, body) = get_text(port, "/metrics").expect("/metrics answers");
         assert_eq!(status, 200, "{body}");
         let scrape =
             Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format");
@@ -76,12 +75,12 @@ fn metrics_follow_a_timeline() {
     let port = free_port();
     let cfg = write_config(dir.path(), &config(port, &[&g, &dead]));
     let out = dir.path().join("events.jsonl");
-    let mut d = run_daemon_env(&cfg, &dir.path().join("state"), &out, &[]);
+    let mut d = run_daemon(&cfg, &dir.path().join("state"), &out);
 
     server.advance("guardian", 0, 3);
     server.advance("guardian", 1, 3);
     assert!(
-        wait_for(LONG, || http_get(port, "/metrics").is_some()),
+        wait_for(LONG, || get_text(port, "/metrics").is_some()),
         "{}",
         dump(&out)
     );
@@ -154,19 +153,19 @@ fn healthz_reports_a_locked_store() {
     let cfg = write_config(dir.path(), &config(port, &[&server.url("guardian")]));
     let out = dir.path().join("events.jsonl");
     let state = dir.path().join("state");
-    let mut d = run_daemon_env(&cfg, &state, &out, &[]);
+    let mut d = run_daemon(&cfg, &state, &out);
     assert!(
-        wait_for(LONG, || http_get(port, "/healthz")
+        wait_for(LONG, || get_text(port, "/healthz")
             .is_some_and(|(s, b)| s == 200 && b == "ok\n")),
         "{:?}\n{}",
-        http_get(port, "/healthz"),
+        get_text(port, "/healthz"),
         dump(&out)
     );
 
     // Another process holds the write lock: the daemon cannot write its state.
     let db = rusqlite::Connection::open(state.join("livewatch.db")).unwrap();
     db.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let (status, body) = http_get(port, "/healthz").expect("/healthz answers");
+    let (status, body) = get_text(port, "/healthz").expect("/healthz answers");
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("unhealthy: state database"), "{body}");
     db.execute_batch("ROLLBACK").unwrap();
@@ -175,7 +174,7 @@ fn healthz_reports_a_locked_store() {
     let mut seen = HashMap::new();
     assert!(
         wait_for(LONG, || {
-            let r = http_get(port, "/healthz");
+            let r = get_text(port, "/healthz");
             *seen.entry(format!("{r:?}")).or_insert(0) += 1;
             r.is_some_and(|(s, _)| s == 200)
         }),

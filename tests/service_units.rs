@@ -11,11 +11,7 @@ fn check_unit(args: &[&str]) -> String {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("check-unit runs (python3 and systemd-analyze installed)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::output_text(&out);
     assert!(out.status.success(), "check-unit {args:?} failed:\n{text}");
     text
 }

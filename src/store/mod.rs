@@ -449,30 +449,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Pending>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.notifier = ?1 AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?2"
-            ))?;
-            let rows = st
-                .query_map(params![notifier, (limit * 8) as i64], pending_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut seen = std::collections::HashSet::new();
-            let mut out = Vec::new();
-            for r in rows {
-                let r = r?;
-                if !seen.insert(r.blog_id) {
-                    continue;
-                }
-                if r.next_at <= now {
-                    out.push(r);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-            Ok(out)
-        })
+        self.due_rows(notifier, now, limit, PerBlog::One)
     }
 
     /// Every due delivery for `notifier`, oldest first, at most `limit`, several per
@@ -484,28 +461,48 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Pending>, StoreError> {
+        self.due_rows(notifier, now, limit, PerBlog::UntilNotDue)
+    }
+
+    /// The due deliveries for `notifier`, oldest first, at most `limit`; a blog is passed
+    /// over from its first row that is not due (and, with [`PerBlog::One`], from its
+    /// second row), so a blog's events always go out in order.
+    fn due_rows(
+        &self,
+        notifier: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        per_blog: PerBlog,
+    ) -> Result<Vec<Pending>, StoreError> {
+        // Rows read ahead: skipped rows (blocked blogs) must not starve the limit.
+        let read = match per_blog {
+            PerBlog::One => limit * 8,
+            PerBlog::UntilNotDue => limit * 4,
+        };
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
                  WHERE d.notifier = ?1 AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?2"
             ))?;
             let rows = st
-                .query_map(params![notifier, (limit * 4) as i64], pending_row)?
+                .query_map(params![notifier, read as i64], pending_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut blocked = std::collections::HashSet::new();
             let mut out = Vec::new();
             for r in rows {
+                // An event that does not parse fails the call only once it is reached.
                 let r = r?;
                 if blocked.contains(&r.blog_id) {
                     continue;
                 }
-                if r.next_at > now {
+                if r.next_at > now || per_blog == PerBlog::One {
                     blocked.insert(r.blog_id);
-                    continue;
                 }
-                out.push(r);
-                if out.len() >= limit {
-                    break;
+                if r.next_at <= now {
+                    out.push(r);
+                    if out.len() >= limit {
+                        break;
+                    }
                 }
             }
             Ok(out)
@@ -816,6 +813,15 @@ fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
 
 const PENDING_COLS: &str =
     "d.event_seq, e.blog_id, e.event, d.attempts, d.next_at, e.created_at, d.notifier, d.state, d.last_error";
+
+/// How many due deliveries of one blog [`Store::due_rows`] hands out at once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PerBlog {
+    /// The blog's oldest pending delivery, if it is due.
+    One,
+    /// The blog's due deliveries up to its first one that is not due.
+    UntilNotDue,
+}
 
 type PendingRow = Result<Pending, StoreError>;
 

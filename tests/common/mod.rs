@@ -1,12 +1,18 @@
 //! Shared parts of the black-box tests: the real binary, the shared tools
-//! (`../shared/tools`) as real servers, and waiting helpers.
+//! (`../shared/tools`) as real servers, and waiting helpers. Each test binary uses only
+//! some of them.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod notify;
 pub mod page_server;
+pub mod service;
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// `../shared`, relative to the crate root.
@@ -39,6 +45,33 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     f()
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Spawn the shared tool `what` (`cmd`), which writes its port to `port_file` once it
+/// listens; wait (up to 10 s) for that port.
+pub fn spawn_with_port_file(what: &str, cmd: &mut Command, port_file: &Path) -> (Proc, u16) {
+    let proc = Proc(cmd.spawn().unwrap_or_else(|e| panic!("{what} starts: {e}")));
+    let port = || {
+        std::fs::read_to_string(port_file)
+            .ok()?
+            .trim()
+            .parse::<u16>()
+            .ok()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || port().is_some()),
+        "{what} did not start"
+    );
+    (proc, port().unwrap())
 }
 
 /// A child process that is killed when dropped.
@@ -103,19 +136,7 @@ impl TimelineServer {
             .args(["--max-lifetime", "900"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        let proc = Proc(cmd.spawn().expect("timeline-server starts"));
-        assert!(
-            wait_for(Duration::from_secs(10), || std::fs::read_to_string(
-                &port_file
-            )
-            .is_ok_and(|s| s.trim().parse::<u16>().is_ok())),
-            "timeline-server did not start"
-        );
-        let port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let (proc, port) = spawn_with_port_file("timeline-server", &mut cmd, &port_file);
         TimelineServer { proc, port, log }
     }
 
@@ -124,7 +145,9 @@ impl TimelineServer {
     }
 
     pub fn set_step(&self, name: &str, n: usize) {
-        http_post(self.port, &format!("/_step/{name}/{n}"));
+        let path = format!("/_step/{name}/{n}");
+        let r = http::request(self.port, "POST", &path, &[], "").expect("timeline-server answers");
+        assert_eq!(r.status, 200, "POST {path}: {}", r.body);
     }
 
     /// Requests to `/<name>/` logged so far.
@@ -146,11 +169,21 @@ impl TimelineServer {
 
     /// Move to step `n` and wait until the watcher polled it `polls` times.
     pub fn advance(&self, name: &str, n: usize, polls: usize) {
+        self.advance_to(name, n, polls);
+    }
+
+    /// Move to step `n` and wait for `polls` more polls at that step than before (for a
+    /// step served again).
+    pub fn advance_more(&self, name: &str, n: usize, polls: usize) {
+        self.advance_to(name, n, self.polls_at(name, n) + polls);
+    }
+
+    fn advance_to(&self, name: &str, n: usize, total: usize) {
         self.set_step(name, n);
-        let ok = wait_for(Duration::from_secs(30), || self.polls_at(name, n) >= polls);
+        let ok = wait_for(Duration::from_secs(30), || self.polls_at(name, n) >= total);
         assert!(
             ok,
-            "{name} step {n}: the watcher did not poll {polls} times"
+            "{name} step {n}: the watcher did not reach {total} polls"
         );
     }
 
@@ -161,24 +194,6 @@ impl TimelineServer {
         .unwrap();
         m["steps"].as_array().unwrap().len()
     }
-}
-
-/// A tiny blocking HTTP POST with an empty body (no client crate needed).
-pub fn http_post(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(
-        out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"),
-        "{out}"
-    );
-    out
 }
 
 /// Read a JSON-lines file (missing file = empty); lines that do not parse are skipped.
@@ -203,12 +218,16 @@ pub fn timeline_check(name: &str, events: &Path, steps: Option<&str>) -> (bool, 
         c.args(["--steps", s]);
     }
     let out = c.output().expect("timeline-check runs");
-    let text = format!(
+    (out.status.success(), output_text(&out))
+}
+
+/// A finished process's stdout then stderr, as text.
+pub fn output_text(out: &Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    )
 }
 
 /// Write a config file for `livewatch run`.
@@ -218,27 +237,88 @@ pub fn write_config(dir: &Path, body: &str) -> PathBuf {
     p
 }
 
-/// Start `livewatch run --config CONFIG --state STATE`, stdout appended to `out`.
+/// Start `livewatch run --config CONFIG --state STATE`; stdout is appended to `out`,
+/// stderr to `out` with the extension `log`.
 pub fn run_daemon(config: &Path, state: &Path, out: &Path) -> Proc {
-    let stdout = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .unwrap();
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out.with_extension("log"))
-        .unwrap();
-    let child = livewatch()
-        .arg("run")
+    run_daemon_env(config, state, out, &[] as &[(&str, &str)])
+}
+
+/// [`run_daemon`] with extra environment. The systemd variables of the test's own
+/// environment are not passed on: only the `service_*` tests set them, on purpose.
+pub fn run_daemon_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    config: &Path,
+    state: &Path,
+    out: &Path,
+    env: &[(K, V)],
+) -> Proc {
+    let open = |p: PathBuf| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
+    let mut cmd = livewatch();
+    cmd.arg("run")
         .arg("--config")
         .arg(config)
         .arg("--state")
         .arg(state)
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("livewatch starts");
-    Proc(child)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stdout(open(out.to_path_buf()))
+        .stderr(open(out.with_extension("log")))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    Proc(cmd.spawn().expect("livewatch starts"))
+}
+
+/// The daemon's log so far (stderr), for failure messages.
+pub fn log_of(out: &Path) -> String {
+    std::fs::read_to_string(out.with_extension("log")).unwrap_or_default()
+}
+
+/// The daemon's stdout and stderr, for assertion messages.
+pub fn dump(out: &Path) -> String {
+    format!(
+        "--- stdout:\n{}\n--- stderr:\n{}",
+        std::fs::read_to_string(out).unwrap_or_default(),
+        log_of(out)
+    )
+}
+
+/// Lines of a text file (missing = none).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Per-blog status from `livewatch status --json --state DIR`, keyed by URL.
+pub fn statuses(state: &Path) -> HashMap<String, serde_json::Value> {
+    let out = livewatch()
+        .args(["status", "--json", "--state"])
+        .arg(state)
+        .output()
+        .expect("livewatch status runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["url"].as_str()?.to_string(), v)))
+        .collect()
+}
+
+/// `livewatch outbox [ACTION] --state STATE`: (exit code, stdout and stderr).
+pub fn outbox(state: &Path, action: Option<&str>) -> (Option<i32>, String) {
+    let mut c = livewatch();
+    c.arg("outbox").arg("--state").arg(state);
+    if let Some(a) = action {
+        c.arg(a);
+    }
+    let out = c.output().expect("livewatch outbox runs");
+    (out.status.code(), output_text(&out))
 }

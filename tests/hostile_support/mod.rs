@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -296,26 +295,6 @@ impl Healthy {
 }
 
 // ---- the daemon's side ----
-
-/// Per-blog status from `livewatch status --json --state DIR`, keyed by URL.
-pub fn statuses(state: &Path) -> HashMap<String, serde_json::Value> {
-    let out = super_livewatch()
-        .args(["status", "--json", "--state"])
-        .arg(state)
-        .output()
-        .expect("livewatch status runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some((v["url"].as_str()?.to_string(), v)))
-        .collect()
-}
-
-fn super_livewatch() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_livewatch"));
-    c.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    c
-}
 
 /// Peak resident set size (VmHWM) of a process, in KiB.
 pub fn vm_hwm_kib(pid: u32) -> u64 {

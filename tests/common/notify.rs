@@ -1,16 +1,14 @@
 //! Parts shared by the notifier tests: the shared webhook-sink, a tiny real HTTP server
 //! (std TcpListener) for generated live-blog pages and fake chat APIs, a generated
 //! JSON-LD live blog, and a private desktop session (desktop-notify-env).
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crate::common::{read_jsonl, tool, wait_for, Proc};
+use super::{http, read_jsonl, spawn_with_port_file, tool, Proc};
 
 /// `../shared/tools/webhook-sink` on a free port.
 pub struct Sink {
@@ -23,8 +21,8 @@ impl Sink {
     pub fn start(dir: &Path, args: &[&str]) -> Sink {
         let port_file = dir.join("sink.port");
         let log = dir.join("sink.jsonl");
-        let child = Command::new("python3")
-            .arg(tool("webhook-sink"))
+        let mut cmd = Command::new("python3");
+        cmd.arg(tool("webhook-sink"))
             .arg("--port-file")
             .arg(&port_file)
             .arg("--log")
@@ -32,22 +30,8 @@ impl Sink {
             .args(["--max-lifetime", "600"])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("webhook-sink starts");
-        let proc = Proc(child);
-        assert!(
-            wait_for(Duration::from_secs(10), || std::fs::read_to_string(
-                &port_file
-            )
-            .is_ok_and(|s| s.trim().parse::<u16>().is_ok())),
-            "webhook-sink did not start"
-        );
-        let port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+            .stderr(Stdio::null());
+        let (proc, port) = spawn_with_port_file("webhook-sink", &mut cmd, &port_file);
         Sink { proc, port, log }
     }
 
@@ -74,32 +58,11 @@ impl Sink {
 
     /// Change the fault plan (`POST /_sink/config`).
     pub fn configure(&self, json: &str) {
-        let (status, body) = request(self.port, "POST", "/_sink/config", json);
-        assert_eq!(status, 200, "sink config: {body}");
+        let ctype = [("Content-Type", "application/json")];
+        let r = http::request(self.port, "POST", "/_sink/config", &ctype, json)
+            .expect("webhook-sink answers");
+        assert_eq!(r.status, 200, "sink config: {}", r.body);
     }
-}
-
-/// A blocking HTTP/1.1 request with a body; returns (status, body).
-pub fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// One request as a [`Server`] saw it.
@@ -337,50 +300,4 @@ impl Drop for DesktopEnv {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-/// `livewatch run` with extra environment, stdout appended to `out`.
-pub fn run_daemon_env(config: &Path, state: &Path, out: &Path, env: &[(String, String)]) -> Proc {
-    let open = |p: PathBuf| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .unwrap()
-    };
-    let child = crate::common::livewatch()
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--state")
-        .arg(state)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(open(out.to_path_buf()))
-        .stderr(open(out.with_extension("log")))
-        .spawn()
-        .expect("livewatch starts");
-    Proc(child)
-}
-
-/// `livewatch outbox [ACTION] --state STATE`: (exit code, stdout).
-pub fn outbox(state: &Path, action: Option<&str>) -> (Option<i32>, String) {
-    let mut c = crate::common::livewatch();
-    c.arg("outbox").arg("--state").arg(state);
-    if let Some(a) = action {
-        c.arg(a);
-    }
-    let out = c.output().expect("livewatch outbox runs");
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// The daemon's log so far (stderr), for failure messages.
-pub fn log_of(out: &Path) -> String {
-    std::fs::read_to_string(out.with_extension("log")).unwrap_or_default()
 }
