@@ -1,4 +1,5 @@
-//! Chat presets against local fakes of their HTTP APIs (real HTTP servers that record
+//! Chat presets (Discord, Telegram, the Slack Web API, ntfy) against local fakes of their
+//! HTTP APIs (real HTTP servers that record
 //! every call): a correction edits the message sent for the post. And `notify-test`
 //! with every notifier type.
 
@@ -163,6 +164,156 @@ chat_id = "-100"
         .as_str()
         .unwrap()
         .starts_with("Preset blog — Correction\n\nUpdate number 2"));
+}
+
+/// A fake Slack Web API: `chat.postMessage` answers with ts "1700000000.000100", …0200, ….
+fn fake_slack() -> Server {
+    let next = std::sync::atomic::AtomicU64::new(100);
+    Server::start(move |r| {
+        let authorised = r
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer xoxb-T0KEN");
+        match (r.method.as_str(), r.target.as_str()) {
+            _ if !authorised => (
+                200,
+                "application/json",
+                r#"{"ok":false,"error":"not_authed"}"#.into(),
+            ),
+            ("POST", "/api/chat.postMessage") => {
+                let n = next.fetch_add(100, std::sync::atomic::Ordering::SeqCst);
+                (
+                    200,
+                    "application/json",
+                    format!(r#"{{"ok":true,"channel":"C1","ts":"1700000000.000{n}"}}"#),
+                )
+            }
+            ("POST", "/api/chat.update") => (
+                200,
+                "application/json",
+                format!(r#"{{"ok":true,"channel":"C1","ts":{}}}"#, r.json()["ts"]),
+            ),
+            _ => (
+                200,
+                "application/json",
+                r#"{"ok":false,"error":"unknown_method"}"#.into(),
+            ),
+        }
+    })
+}
+
+#[test]
+fn slack_updates_its_message_and_ntfy_sends_a_new_one_for_a_correction() {
+    let dir = tempfile::tempdir().unwrap();
+    let slack = fake_slack();
+    let ntfy = Server::start(|_| (200, "application/json", r#"{"id":"x"}"#.into()));
+    let mut posts = gen_posts(2);
+    let page = PageServer::start(live_page("Preset blog", &posts));
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[watch]]
+url = "{}"
+name = "Preset blog"
+interval = "200ms"
+adaptive = false
+announce_existing = 1
+
+[[notifier]]
+name = "sl"
+type = "slack"
+url = "{}"
+token = "xoxb-T0KEN"
+chat_id = "C1"
+
+[[notifier]]
+name = "nt"
+type = "ntfy"
+url = "{}"
+"#,
+            page.url(),
+            slack.url("/api"),
+            ntfy.url("/livewatch-topic")
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = dir.path().join("events.jsonl");
+    let mut d = run_daemon(&cfg, &state, &out);
+    let sent = wait_for(Duration::from_secs(20), || {
+        slack.requests().len() == 1 && ntfy.requests().len() == 1
+    });
+    assert!(
+        sent,
+        "{:?} {:?}\n{}",
+        slack.requests(),
+        ntfy.requests(),
+        log_of(&out)
+    );
+    posts[1].body = format!(
+        "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
+        posts[1].body.replace("some words", "some other words")
+    );
+    page.set(live_page("Preset blog", &posts));
+    let edited = wait_for(Duration::from_secs(20), || {
+        slack.requests().len() == 2 && ntfy.requests().len() == 2
+    });
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        edited,
+        "{:?} {:?}\n{}",
+        slack.requests(),
+        ntfy.requests(),
+        log_of(&out)
+    );
+
+    let sl = slack.requests();
+    assert_eq!(sl[0].target, "/api/chat.postMessage");
+    assert_eq!(sl[0].json()["channel"], "C1");
+    assert!(sl[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("Update number 2"));
+    assert_eq!(
+        sl[1].target, "/api/chat.update",
+        "the correction updates the message: {:?}",
+        sl[1]
+    );
+    assert_eq!(
+        sl[1].json()["ts"],
+        "1700000000.000100",
+        "the ts chat.postMessage returned"
+    );
+    let update = sl[1].json().to_string();
+    assert!(update.contains("other"), "the corrected text: {update}");
+
+    let nt = ntfy.requests();
+    let header = |r: &Request, k: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert!(nt
+        .iter()
+        .all(|r| r.method == "POST" && r.target == "/livewatch-topic"));
+    assert!(nt[0].body.contains("Update number 2"), "{:?}", nt[0]);
+    // The Title is RFC 2047-encoded (the em dash); the kind shows in the Tags.
+    assert!(
+        header(&nt[0], "Title").starts_with("=?UTF-8?B?"),
+        "{:?}",
+        nt[0]
+    );
+    assert_ne!(header(&nt[0], "Tags"), header(&nt[1], "Tags"));
+    assert_eq!(
+        header(&nt[1], "Tags"),
+        "warning",
+        "a new message marked as a correction: {:?}",
+        nt[1]
+    );
+    assert!(nt[1].body.contains("other"), "{:?}", nt[1]);
 }
 
 #[test]
