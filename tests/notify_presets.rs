@@ -62,11 +62,11 @@ fn fake_telegram() -> Server {
     })
 }
 
-#[test]
-fn discord_and_telegram_edit_the_message_of_a_corrected_post() {
+/// Run the daemon on a two-post blog that announces its newest post to `notifiers` (TOML
+/// `[[notifier]]` tables), then correct that post; `sent(n)` says whether every fake has
+/// received `n` calls. Returns after the second round (or panics with the daemon's log).
+fn announce_then_correct(notifiers: &str, sent: impl Fn(usize) -> bool, show: impl Fn() -> String) {
     let dir = tempfile::tempdir().unwrap();
-    let discord = fake_discord();
-    let telegram = fake_telegram();
     let mut posts = gen_posts(2);
     let page = PageServer::start(live_page("Preset blog", &posts));
     let cfg = write_config(
@@ -79,7 +79,35 @@ name = "Preset blog"
 interval = "200ms"
 adaptive = false
 announce_existing = 1
+{notifiers}
+"#,
+            page.url(),
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = dir.path().join("events.jsonl");
+    let mut d = run_daemon(&cfg, &state, &out);
+    let first = wait_for(Duration::from_secs(20), || sent(1));
+    assert!(first, "{}\n{}", show(), log_of(&out));
 
+    posts[1].body = format!(
+        "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
+        posts[1].body.replace("some words", "some other words")
+    );
+    page.set(live_page("Preset blog", &posts));
+    let edited = wait_for(Duration::from_secs(20), || sent(2));
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(edited, "{}\n{}", show(), log_of(&out));
+}
+
+#[test]
+fn discord_and_telegram_edit_the_message_of_a_corrected_post() {
+    let discord = fake_discord();
+    let telegram = fake_telegram();
+    announce_then_correct(
+        &format!(
+            r#"
 [[notifier]]
 name = "dc"
 type = "discord"
@@ -92,41 +120,11 @@ url = "{}"
 token = "T0KEN"
 chat_id = "-100"
 "#,
-            page.url(),
             discord.url("/api/webhooks/1/tok"),
             telegram.url("")
         ),
-    );
-    let state = dir.path().join("state");
-    let out = dir.path().join("events.jsonl");
-    let mut d = run_daemon(&cfg, &state, &out);
-    let sent = wait_for(Duration::from_secs(20), || {
-        discord.requests().len() == 1 && telegram.requests().len() == 1
-    });
-    assert!(
-        sent,
-        "{:?} {:?}\n{}",
-        discord.requests(),
-        telegram.requests(),
-        log_of(&out)
-    );
-
-    posts[1].body = format!(
-        "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
-        posts[1].body.replace("some words", "some other words")
-    );
-    page.set(live_page("Preset blog", &posts));
-    let edited = wait_for(Duration::from_secs(20), || {
-        discord.requests().len() == 2 && telegram.requests().len() == 2
-    });
-    d.signal("TERM");
-    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(
-        edited,
-        "{:?} {:?}\n{}",
-        discord.requests(),
-        telegram.requests(),
-        log_of(&out)
+        |n| discord.requests().len() == n && telegram.requests().len() == n,
+        || format!("{:?} {:?}", discord.requests(), telegram.requests()),
     );
 
     let dc = discord.requests();
@@ -204,22 +202,11 @@ fn fake_slack() -> Server {
 
 #[test]
 fn slack_updates_its_message_and_ntfy_sends_a_new_one_for_a_correction() {
-    let dir = tempfile::tempdir().unwrap();
     let slack = fake_slack();
     let ntfy = Server::start(|_| (200, "application/json", r#"{"id":"x"}"#.into()));
-    let mut posts = gen_posts(2);
-    let page = PageServer::start(live_page("Preset blog", &posts));
-    let cfg = write_config(
-        dir.path(),
+    announce_then_correct(
         &format!(
             r#"
-[[watch]]
-url = "{}"
-name = "Preset blog"
-interval = "200ms"
-adaptive = false
-announce_existing = 1
-
 [[notifier]]
 name = "sl"
 type = "slack"
@@ -232,40 +219,11 @@ name = "nt"
 type = "ntfy"
 url = "{}"
 "#,
-            page.url(),
             slack.url("/api"),
             ntfy.url("/livewatch-topic")
         ),
-    );
-    let state = dir.path().join("state");
-    let out = dir.path().join("events.jsonl");
-    let mut d = run_daemon(&cfg, &state, &out);
-    let sent = wait_for(Duration::from_secs(20), || {
-        slack.requests().len() == 1 && ntfy.requests().len() == 1
-    });
-    assert!(
-        sent,
-        "{:?} {:?}\n{}",
-        slack.requests(),
-        ntfy.requests(),
-        log_of(&out)
-    );
-    posts[1].body = format!(
-        "{}\n\nCorrection: an earlier version of this post gave the wrong number.",
-        posts[1].body.replace("some words", "some other words")
-    );
-    page.set(live_page("Preset blog", &posts));
-    let edited = wait_for(Duration::from_secs(20), || {
-        slack.requests().len() == 2 && ntfy.requests().len() == 2
-    });
-    d.signal("TERM");
-    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(
-        edited,
-        "{:?} {:?}\n{}",
-        slack.requests(),
-        ntfy.requests(),
-        log_of(&out)
+        |n| slack.requests().len() == n && ntfy.requests().len() == n,
+        || format!("{:?} {:?}", slack.requests(), ntfy.requests()),
     );
 
     let sl = slack.requests();
