@@ -79,6 +79,39 @@ fn ten_thousand_deep_nesting() {
 }
 
 #[test]
+fn nesting_beyond_the_bound_is_flattened_before_parsing() {
+    // 200,000 levels: quadratic in html5ever (hours at the body cap) unless flattened.
+    let deep = format!(
+        "<html><body>{}<h1>Deep</h1><p>the text at the bottom</p>{}</body></html>",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
+    let bounded = livewatch::extract::depth::bound(&deep);
+    assert_eq!(
+        bounded.matches("<div>").count(),
+        livewatch::extract::depth::MAX_DEPTH - 2,
+        "html and body count too"
+    );
+    assert!(bounded.contains("<p>the text at the bottom</p>"));
+    // Real pages are passed on untouched.
+    for entry in std::fs::read_dir("../shared/fixtures/pages").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let bytes = std::fs::read(&path).unwrap();
+            let page = String::from_utf8_lossy(&bytes);
+            assert!(
+                matches!(
+                    livewatch::extract::depth::bound(&page),
+                    std::borrow::Cow::Borrowed(_)
+                ),
+                "{path:?} was changed"
+            );
+        }
+    }
+    let _ = run(deep.as_bytes());
+}
+
+#[test]
 fn truncated_and_invalid_bytes() {
     let page =
         std::fs::read("../shared/fixtures/pages/guardian-russia-ukraine-war-2023-05-15.html")

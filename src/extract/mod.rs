@@ -35,6 +35,7 @@
 
 pub mod css;
 pub mod decode;
+pub mod depth;
 pub mod generic;
 pub mod jsonld;
 pub mod microdata;
@@ -261,7 +262,7 @@ static META_PUBLISHED: LazyLock<Selector> = LazyLock::new(|| {
 /// Never panics on any input.
 pub fn extract(page: &Page<'_>, strategy: &Strategy) -> Extraction {
     let text = decode::decode(page.body, page.content_type);
-    let doc = Html::parse_document(&text);
+    let doc = Html::parse_document(&depth::bound(&text));
     extract_doc(&doc, &text, page, strategy)
 }
 

@@ -239,12 +239,12 @@ pub fn text_of_fragment(s: &str) -> Text {
             captions: Vec::new(),
         };
     }
-    let frag = scraper::Html::parse_fragment(s);
+    let frag = scraper::Html::parse_fragment(&super::depth::bound(s));
     let text = text_of(frag.root_element(), &HashSet::new());
     // Markup that was HTML-escaped once more (`&lt;p&gt;`): parse the decoded text again.
     let body = text.body();
     if s.contains("&lt;") && (body.contains("</") || body.contains("<p")) {
-        let again = scraper::Html::parse_fragment(&body);
+        let again = scraper::Html::parse_fragment(&super::depth::bound(&body));
         return text_of(again.root_element(), &HashSet::new());
     }
     text
