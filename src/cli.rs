@@ -66,6 +66,9 @@ struct RecordArgs {
     /// Stop after this long (default: until Ctrl-C / SIGTERM).
     #[arg(long = "for", value_name = "D")]
     duration: Option<String>,
+    /// Fetch as the daemon would with this config (user_agent, timeouts, max_body).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +140,10 @@ struct CheckArgs {
     /// The page's URL, when TARGET is a file (to resolve links and pick a site profile).
     #[arg(long)]
     url: Option<String>,
+    /// Use this config's fetch settings, and the extractor or `[watch.selectors]` of its
+    /// watch for this URL (to try a CSS profile before the daemon uses it).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +436,8 @@ async fn refresh_status(daemon: &Daemon, supervisor: &mut Supervisor) {
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
     let fetched_at = chrono::Utc::now();
+    let cfg = a.config.clone().map(|p| load_config(Some(p))).transpose()?;
+    let fetch_settings = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
     let (body, url, content_type) = if Path::new(&a.target).exists() {
         let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
         let url = a.url.clone().unwrap_or_else(|| {
@@ -438,7 +447,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         (body, url, None)
     } else {
         let rt = runtime()?;
-        let fetcher = crate::fetch::Fetcher::new(config::FetchSettings::default())?;
+        let fetcher = crate::fetch::Fetcher::new(fetch_settings)?;
         let r = rt.block_on(fetcher.fetch(&a.target, &Default::default()));
         match r.with_context(|| format!("cannot fetch {}", a.target))? {
             crate::fetch::Fetched::Page(p) => (p.body, p.final_url, p.content_type),
@@ -453,9 +462,20 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         content_type: content_type.as_deref(),
         fetched_at,
     };
+    let watched = cfg.as_ref().and_then(|c| {
+        let wanted = [
+            Some(a.target.as_str()),
+            a.url.as_deref(),
+            Some(url.as_str()),
+        ];
+        c.watches
+            .iter()
+            .find(|w| wanted.contains(&Some(w.url.as_str())))
+    });
     let strategy = match a.extractor {
         Some(n) if n != "auto" => Strategy::Named(n),
-        _ => Strategy::Auto,
+        Some(_) => Strategy::Auto,
+        None => watched.map(|w| w.strategy.clone()).unwrap_or_default(),
     };
     let ex = extract::extract(&page, &strategy);
     if ex.posts.is_empty() {
@@ -697,7 +717,12 @@ async fn record(a: RecordArgs) -> Result<ExitCode> {
         dir: a.dir.clone(),
         every,
         duration,
-        fetch: config::FetchSettings::default(),
+        fetch: a
+            .config
+            .clone()
+            .map(|p| load_config(Some(p)).map(|c| c.fetch))
+            .transpose()?
+            .unwrap_or_default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;

@@ -74,3 +74,53 @@ fn every_semantic_error_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn check_with_a_config_uses_the_watch_selectors() {
+    // Posts without any time or structure the automatic extractors know: only the user's
+    // CSS profile finds them, and `check --config` tries it as the daemon would.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    std::fs::write(
+        &page,
+        "<html><body><main>\
+         <section class='entry' data-key='e3'><b class='hl'>Third</b><div class='txt'>Third text.</div></section>\
+         <section class='entry' data-key='e2'><b class='hl'>Second</b><div class='txt'>Second text.</div></section>\
+         </main></body></html>",
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        r#"
+[[watch]]
+url = "https://example.org/live"
+[watch.selectors]
+post = "section.entry"
+headline = ".hl"
+body = ".txt"
+"#,
+    );
+    let run = |extra: &[&str]| {
+        let out = livewatch()
+            .arg("check")
+            .arg(&page)
+            .args(["--url", "https://example.org/live", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), output_text(&out))
+    };
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no posts found"), "{text}");
+    let cfg = cfg.display().to_string();
+    let (code, text) = run(&["--config", &cfg]);
+    assert_eq!(code, Some(0), "{text}");
+    let heads: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["headline"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(heads, ["Third", "Second"], "{text}");
+    assert!(text.contains("\"body\":\"Third text.\""), "{text}");
+}

@@ -784,10 +784,18 @@ fn tidy(d: &mut Draft) {
                 continue;
             }
             if let Some(rest) = first.strip_prefix(pre.as_str()) {
+                // "Fire" is not cut off "Fire crews were called…": a short prefix only
+                // goes when a separator follows it.
+                let separated = rest
+                    .trim_start()
+                    .starts_with([':', '-', '–', '—', '|', '.']);
                 let rest = rest
-                    .trim_start_matches([':', ' ', '-', '–', '—', '|'])
+                    .trim_start_matches([':', ' ', '-', '–', '—', '|', '.'])
                     .trim();
-                if !rest.is_empty() && pre.len() > 3 {
+                if !rest.is_empty()
+                    && pre.len() > 3
+                    && (separated || pre.split_whitespace().count() >= 3)
+                {
                     paras[0] = rest.to_string();
                     changed = true;
                     break;

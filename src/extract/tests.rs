@@ -331,3 +331,24 @@ fn never_panics_on_hostile_input() {
     go(format!("{}x", "<div>".repeat(3000)).as_bytes());
     go(b"<h2>99.99 Uhr: no</h2><h2>23.59 pm: no</h2><time datetime='99999-99-99T99:99Z'>x</time>");
 }
+
+#[test]
+fn a_short_headline_is_not_cut_off_the_body_that_starts_with_it() {
+    let page = "<html><body><div class=feed>\
+        <div class=entry><h2>Fire</h2><time datetime='2024-05-01T11:00:00Z'></time><p>Fire crews were called at noon.</p></div>\
+        <div class=entry><h2>Vote count: turnout is up</h2><time datetime='2024-05-01T10:00:00Z'></time><p>Vote count: turnout is up. Officials said so.</p></div>\
+        <div class=entry><h2>Roads</h2><time datetime='2024-05-01T09:00:00Z'></time><p>Roads: closed in the centre.</p></div>\
+        </div></body></html>";
+    let ex = run(page, None);
+    let bodies: Vec<&str> = ex.posts.iter().map(|p| p.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "Fire crews were called at noon.",
+            // A headline of three words or more, or one followed by a separator, repeated
+            // at the start of the body is dropped from it.
+            "Officials said so.",
+            "closed in the centre."
+        ]
+    );
+}
