@@ -901,12 +901,7 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
             }
             let mut watch = Watch::new(format!("{}/m/{class}/{p}", srv.base));
             watch.adaptive = false;
-            let task = BlogTask {
-                shared: shared.clone(),
-                watch,
-                routes: Arc::new(Vec::new()),
-                moved_to: Default::default(),
-            };
+            let task = BlogTask::new(shared.clone(), watch, Arc::new(Vec::new()));
             // The first poll is the silent baseline; one more warms the caches.
             task.poll_once().await;
             task.poll_once().await;

@@ -233,12 +233,7 @@ impl Daemon {
 
     fn start_blog(&mut self, w: Watch) {
         let (tx, rx) = watch::channel(false);
-        let task = poll::BlogTask {
-            shared: self.shared.clone(),
-            watch: w.clone(),
-            routes: self.routes.clone(),
-            moved_to: Default::default(),
-        };
+        let task = poll::BlogTask::new(self.shared.clone(), w.clone(), self.routes.clone());
         let handle = tokio::spawn(task.run(rx));
         self.blogs.insert(w.url.clone(), (w, tx, handle));
     }
