@@ -589,7 +589,10 @@ impl BlogTask {
             if let Some(d) = deferred {
                 d.write(&store, id)?;
             }
-            match process_page(&store, &watch, &routes, problem_after, &blog, &resp, at)? {
+            let processed = process_page(&store, &watch, &routes, problem_after, &blog, &resp, at);
+            drop(resp);
+            super::release_memory();
+            match processed? {
                 Processed::Events(n, d, _) => {
                     let state = store.blog_state(id)?;
                     Ok::<_, StoreError>(Processed::Events(n, d, Some(Box::new(state))))
