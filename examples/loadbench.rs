@@ -50,7 +50,8 @@ use rand::RngExt;
 use scraper::{ElementRef, Html, Selector};
 
 const USAGE: &str = "usage: loadbench [--blogs N] [--interval D] [--change-rate R] [--duration D]
-                 [--grace D] [--per-host N] [--etag-share F] [--micro K] [--pages DIR]
+                 [--grace D] [--per-host N] [--etag-share F] [--micro K] [--classes C,..]
+                 [--pages DIR]
 
   --blogs N        live blogs served and watched (default 100)
   --interval D     poll interval of every watch, adaptive polling off (default 60s)
@@ -60,7 +61,12 @@ const USAGE: &str = "usage: loadbench [--blogs N] [--interval D] [--change-rate 
   --per-host N     the daemon's per_host limit; all blogs share one host (default 8)
   --etag-share F   share of blogs without noise that answer 304 when unchanged (default 0)
   --micro K        checks per page and class in the micro phase, 0 = skip (default 20)
+  --classes C,..   micro-phase classes: changed, same (unchanged body), etag (304);
+                   default all three (one class alone is handy under a profiler)
   --pages DIR      fixture pages (default ../shared/fixtures/pages)";
+
+/// The micro phase's classes, in table order.
+const MICRO_CLASSES: [&str; 3] = ["changed", "same", "etag"];
 
 /// The token placeholder inside a post template.
 const TOKEN: &str = "LWBTOKEN";
@@ -75,6 +81,7 @@ struct Args {
     per_host: usize,
     etag_share: f64,
     micro: usize,
+    classes: Vec<String>,
     pages: std::path::PathBuf,
 }
 
@@ -88,6 +95,7 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
         per_host: 8,
         etag_share: 0.0,
         micro: 20,
+        classes: MICRO_CLASSES.iter().map(|c| c.to_string()).collect(),
         pages: std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/fixtures/pages"
@@ -117,6 +125,16 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
             "--per-host" => a.per_host = v.parse().map_err(|e| bad(&e))?,
             "--etag-share" => a.etag_share = v.parse().map_err(|e| bad(&e))?,
             "--micro" => a.micro = v.parse().map_err(|e| bad(&e))?,
+            "--classes" => {
+                a.classes = v.split(',').map(|c| c.trim().to_string()).collect();
+                if let Some(c) = a
+                    .classes
+                    .iter()
+                    .find(|c| !MICRO_CLASSES.contains(&c.as_str()))
+                {
+                    return Err(format!("--classes: unknown class {c}\n{USAGE}"));
+                }
+            }
             "--pages" => a.pages = v.into(),
             _ => return Err(format!("unknown option {k}\n{USAGE}")),
         }
@@ -876,15 +894,14 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
     let mut per_mb = Vec::new();
     for (p, page) in srv.pages.iter().enumerate() {
         let mut row = Vec::new();
-        for (c, class) in ["changed", "same", "etag"].iter().enumerate() {
+        for (c, class) in MICRO_CLASSES.iter().enumerate() {
+            if !args.classes.iter().any(|k| k == class) {
+                row.push("-".to_string());
+                continue;
+            }
             let mut watch = Watch::new(format!("{}/m/{class}/{p}", srv.base));
             watch.adaptive = false;
-            let task = BlogTask {
-                shared: shared.clone(),
-                watch,
-                routes: Arc::new(Vec::new()),
-                moved_to: Default::default(),
-            };
+            let task = BlogTask::new(shared.clone(), watch, Arc::new(Vec::new()));
             // The first poll is the silent baseline; one more warms the caches.
             task.poll_once().await;
             task.poll_once().await;

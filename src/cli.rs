@@ -242,6 +242,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         // Blocking work is SQLite calls and page extraction (itself bounded by
         // `Shared::parsing`); 64 threads are plenty and bound glibc's per-thread arenas.
         .max_blocking_threads(64)
+        // An idle blocking thread exits after 2 s instead of tokio's 10 s: the start-up
+        // burst (a store read per blog) spawned all 64, and work every few hundred ms,
+        // handed to any idle thread, kept them all alive (each with its touched stack).
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .build()
         .context("cannot start the async runtime")
 }

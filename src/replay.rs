@@ -352,12 +352,7 @@ pub async fn replay(
     let mut w = Watch::new(url.clone());
     w.name = opts.name.clone();
     w.strategy = opts.strategy.clone();
-    let task = BlogTask {
-        shared,
-        watch: w,
-        routes: Arc::new(Vec::new()),
-        moved_to: Default::default(),
-    };
+    let task = BlogTask::new(shared, w, Arc::new(Vec::new()));
     let polls_path = dir.join(POLLS_FILE);
     let mut last_file: Option<String> = None;
     let mut seq = 0;
@@ -385,9 +380,7 @@ pub async fn replay(
                 _ => Ok(Fetched::NotModified),
             }
         };
-        let u = url.clone();
-        let blog = store.call(move |s| s.blog(&u)).await?;
-        task.handle(blog, fetched, poll.at).await;
+        task.handle(fetched, poll.at).await;
         let after = seq;
         let new = store
             .call(move |s| s.events_after(after, 1_000_000))

@@ -69,6 +69,27 @@ impl Pace {
         serde_json::to_value(self).unwrap_or_default()
     }
 
+    /// The same pace as `other` but for the last interval chosen and its reason, which
+    /// only `livewatch status` shows (a poll recomputes them from the rest).
+    pub fn same_state(&self, other: &Pace) -> bool {
+        let Pace {
+            mean_gap,
+            last_activity,
+            recent,
+            closed_at,
+            closed_why,
+            retired,
+            interval_ms: _,
+            reason: _,
+        } = self;
+        *mean_gap == other.mean_gap
+            && *last_activity == other.last_activity
+            && *recent == other.recent
+            && *closed_at == other.closed_at
+            && *closed_why == other.closed_why
+            && *retired == other.retired
+    }
+
     /// Update after a successful poll at `now` with `activity` post changes, and choose
     /// the next interval.
     pub fn after_poll(

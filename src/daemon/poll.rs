@@ -1,11 +1,18 @@
 //! One blog's poll loop: wait, fetch, and (when the body changed) extract, diff and store
 //! in one blocking step.
+//!
+//! The task keeps its blog row between polls (read once at the start, read back after
+//! every write in the same blocking call), so a poll hands off to the store's blocking
+//! pool at most once, and a 304 or an unchanged body that changes nothing but the time
+//! not at all: those checks are counted in memory and written with the next write, at
+//! the latest [`CHECKED_FLUSH`] after the first of them, or when the task stops.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::pace::{Decision, Pace};
 use super::{schedule, stopped, Route, Shared};
@@ -16,6 +23,12 @@ use crate::fetch::{FetchError, Fetched, Response};
 use crate::model::{event_id, BlogRef, Event, EventKind};
 use crate::store::{BlogRow, PollRecord, Store, StoreError};
 
+/// Longest time a check that changed nothing but the time (a 304, an unchanged body)
+/// stays unwritten: what a crash can lose of a blog's poll count and last poll time
+/// (`livewatch status`, `/blogs`). Events, post changes, validators, failures and status
+/// changes are always written at once.
+pub const CHECKED_FLUSH: Duration = Duration::from_secs(300);
+
 /// The task that polls one blog.
 pub struct BlogTask {
     pub shared: Arc<Shared>,
@@ -24,6 +37,51 @@ pub struct BlogTask {
     /// Where the blog redirected to last, so that a move is logged once, not every poll.
     /// A std Mutex: held for a compare-and-set only, never across an `.await`.
     pub moved_to: std::sync::Mutex<Option<String>>,
+    /// The blog's row between polls (`None`: read it from the store). A std Mutex: held
+    /// to copy or replace it, never across an `.await`.
+    state: std::sync::Mutex<Option<Cached>>,
+}
+
+/// What a blog task keeps of its stored state between polls.
+#[derive(Debug, Clone)]
+struct Cached {
+    /// The row as stored, plus the [`Deferred`] checks.
+    row: BlogRow,
+    /// Posts missing from the last poll wait for a second look.
+    pending_removals: bool,
+    /// Checks not written yet (`row` counts them already).
+    deferred: u32,
+    /// When the first of them happened.
+    deferred_since: Option<Instant>,
+}
+
+/// Checks that changed nothing but the time, taken out of the cache to be written.
+struct Deferred {
+    n: u32,
+    at: chrono::DateTime<Utc>,
+    sched: serde_json::Value,
+}
+
+impl Deferred {
+    fn write(&self, store: &Store, blog_id: i64) -> Result<(), StoreError> {
+        store.checked(blog_id, self.n, self.at, &self.sched)
+    }
+}
+
+/// Run `write` after the deferred checks, and read the blog's state back: one blocking
+/// call for everything a poll stores.
+fn write_and_reload<T>(
+    store: &Store,
+    blog_id: i64,
+    deferred: Option<Deferred>,
+    write: impl FnOnce(&Store) -> Result<T, StoreError>,
+) -> Result<(T, BlogRow, bool), StoreError> {
+    if let Some(d) = deferred {
+        d.write(store, blog_id)?;
+    }
+    let t = write(store)?;
+    let (row, pending) = store.blog_state(blog_id)?;
+    Ok((t, row, pending))
 }
 
 /// The status line of a blog that answered 410 Gone.
@@ -48,6 +106,16 @@ pub enum PollResult {
 }
 
 impl BlogTask {
+    pub fn new(shared: Arc<Shared>, watch: Watch, routes: Arc<Vec<Route>>) -> BlogTask {
+        BlogTask {
+            shared,
+            watch,
+            routes,
+            moved_to: Default::default(),
+            state: Default::default(),
+        }
+    }
+
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let url = self.watch.url.clone();
         if let Ok(u) = url::Url::parse(&url) {
@@ -59,9 +127,7 @@ impl BlogTask {
                 tracing::warn!(blog = %url, interval = ?self.watch.interval, "polling a public site more often than every 10s is impolite; obeying anyway");
             }
         }
-        let store = self.shared.store.clone();
-        let u = url.clone();
-        if let Ok(b) = store.call(move |s| s.blog(&u)).await {
+        if let Ok(b) = self.load().await {
             if b.retired {
                 tracing::info!(blog = %url, "retired (the blog closed); not polling it");
                 return;
@@ -76,6 +142,72 @@ impl BlogTask {
             self.next_wait(r)
         })
         .await;
+        self.flush().await;
+    }
+
+    /// The blog's row: the one kept since the last poll, or read (and created) now.
+    async fn load(&self) -> Result<BlogRow, StoreError> {
+        if let Some(c) = self.lock_state().as_ref() {
+            return Ok(c.row.clone());
+        }
+        let url = self.watch.url.clone();
+        let (row, pending) = self
+            .shared
+            .store
+            .call(move |s| {
+                let b = s.blog(&url)?;
+                let pending = s.has_pending_removals(b.id)?;
+                Ok((b, pending))
+            })
+            .await?;
+        self.keep(Ok((row.clone(), pending)));
+        Ok(row)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keep the state a write read back; after a failed write, read it again next poll.
+    fn keep(&self, state: Result<(BlogRow, bool), &StoreError>) {
+        *self.lock_state() = state.ok().map(|(row, pending_removals)| Cached {
+            row,
+            pending_removals,
+            deferred: 0,
+            deferred_since: None,
+        });
+    }
+
+    /// Take the deferred checks out, to write them with the next write (taken first,
+    /// so that a poll cancelled during its write cannot count them twice).
+    fn take_deferred(&self) -> Option<Deferred> {
+        let mut state = self.lock_state();
+        let c = state.as_mut()?;
+        if c.deferred == 0 {
+            return None;
+        }
+        let d = Deferred {
+            n: c.deferred,
+            at: c.row.last_poll_at.unwrap_or_else(Utc::now),
+            sched: c.row.sched.clone(),
+        };
+        c.deferred = 0;
+        c.deferred_since = None;
+        Some(d)
+    }
+
+    /// Write the deferred checks now (the task stops).
+    async fn flush(&self) {
+        let Some(d) = self.take_deferred() else {
+            return;
+        };
+        let id = match self.lock_state().as_ref() {
+            Some(c) => c.row.id,
+            None => return,
+        };
+        if let Err(e) = self.shared.store.call(move |s| d.write(s, id)).await {
+            tracing::error!(blog = %self.watch.url, "state: {e}");
+        }
     }
 
     /// The wait before the next poll, or `None` to stop polling this blog.
@@ -119,9 +251,7 @@ impl BlogTask {
         // starts once the poll really runs.
         let _in_hand = self.shared.in_hand.clone().acquire_owned().await;
         let _in_flight = self.shared.health.poll_started(&self.watch.url);
-        let store = self.shared.store.clone();
-        let url = self.watch.url.clone();
-        let blog = match store.call(move |s| s.blog(&url)).await {
+        let blog = match self.load().await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(blog = %self.watch.url, "state: {e}");
@@ -145,12 +275,30 @@ impl BlogTask {
         if let Ok(Fetched::Page(resp)) = &fetched {
             metrics.bytes(resp.len);
         }
-        self.handle(blog, fetched, Utc::now()).await
+        self.handle_with(blog, fetched, Utc::now()).await
     }
 
-    /// Process one fetch result taken at `at`: the daemon's own polls, and `livewatch
-    /// replay` feeding recorded responses through the same path.
+    /// Process one fetch result taken at `at`: `livewatch replay` feeds recorded
+    /// responses through the same path as the daemon's own polls.
     pub async fn handle(
+        &self,
+        fetched: Result<Fetched, FetchError>,
+        at: chrono::DateTime<Utc>,
+    ) -> PollResult {
+        match self.load().await {
+            Ok(blog) => self.handle_with(blog, fetched, at).await,
+            Err(e) => {
+                tracing::error!(blog = %self.watch.url, "state: {e}");
+                PollResult::Failed {
+                    failures: 1,
+                    retry_after: None,
+                    gone: false,
+                }
+            }
+        }
+    }
+
+    async fn handle_with(
         &self,
         blog: BlogRow,
         fetched: Result<Fetched, FetchError>,
@@ -185,39 +333,46 @@ impl BlogTask {
         status: &str,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
-        if blog.baseline_done {
-            let store = self.shared.store.clone();
+        let pending = self
+            .lock_state()
+            .as_ref()
+            .is_some_and(|c| c.pending_removals);
+        if blog.baseline_done && pending {
+            let watch = self.watch.clone();
+            let routes = self.routes.clone();
+            let status = status.to_string();
+            let deferred = self.take_deferred();
             let id = blog.id;
-            if let Ok(true) = store.call(move |s| s.has_pending_removals(id)).await {
-                let watch = self.watch.clone();
-                let routes = self.routes.clone();
-                let status = status.to_string();
-                let r = self
-                    .shared
-                    .store
-                    .call(move |s| confirm_missing(s, &watch, &routes, &blog, &status, at))
-                    .await;
-                return match r {
-                    Ok((n, d)) => {
-                        if n > 0 {
-                            self.shared.events_committed();
-                        }
-                        PollResult::Ok {
-                            events: n,
-                            next: d.next,
-                            retired: d.retire,
-                        }
+            let r = self
+                .shared
+                .store
+                .call(move |s| {
+                    write_and_reload(s, id, deferred, |s| {
+                        confirm_missing(s, &watch, &routes, &blog, &status, at)
+                    })
+                })
+                .await;
+            self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
+            return match r {
+                Ok(((n, d), _, _)) => {
+                    if n > 0 {
+                        self.shared.events_committed();
                     }
-                    Err(e) => {
-                        tracing::error!(blog = %self.watch.url, "state: {e}");
-                        PollResult::Failed {
-                            failures: 1,
-                            retry_after: None,
-                            gone: false,
-                        }
+                    PollResult::Ok {
+                        events: n,
+                        next: d.next,
+                        retired: d.retire,
                     }
-                };
-            }
+                }
+                Err(e) => {
+                    tracing::error!(blog = %self.watch.url, "state: {e}");
+                    PollResult::Failed {
+                        failures: 1,
+                        retry_after: None,
+                        gone: false,
+                    }
+                }
+            };
         }
         self.touch(&blog, status).await
     }
@@ -230,12 +385,32 @@ impl BlogTask {
         events.extend(closed);
         let events = self.route_all(events);
         let n = events.len();
+        let only_time = events.is_empty()
+            && !d.retire
+            && !blog.retired
+            && blog.failures == 0
+            && blog.last_error.is_none()
+            && blog.status == status
+            && Pace::from_json(&blog.sched).same_state(&pace);
+        if only_time && self.defer(now, &pace) {
+            return PollResult::Ok {
+                events: 0,
+                next: d.next,
+                retired: false,
+            };
+        }
         let (id, status, retired) = (blog.id, status.to_string(), d.retire);
         let sched = pace.to_json();
         let kinds = event_kinds(&events);
+        let deferred = self.take_deferred();
         let r = store
-            .call(move |s| s.touch(id, now, &status, Some(&sched), retired, &events))
+            .call(move |s| {
+                write_and_reload(s, id, deferred, |s| {
+                    s.touch(id, now, &status, Some(&sched), retired, &events)
+                })
+            })
             .await;
+        self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
         match r {
             Ok(_) => crate::metrics::global().events(&self.watch.url, kinds),
             Err(e) => tracing::error!(blog = %self.watch.url, "state: {e}"),
@@ -250,22 +425,32 @@ impl BlogTask {
         }
     }
 
+    /// Count a check that changed nothing but the time without writing it, unless the
+    /// first unwritten one is [`CHECKED_FLUSH`] old. True when counted.
+    fn defer(&self, now: chrono::DateTime<Utc>, pace: &Pace) -> bool {
+        let mut state = self.lock_state();
+        let Some(c) = state.as_mut() else {
+            return false;
+        };
+        if c.deferred_since
+            .is_some_and(|t| t.elapsed() >= CHECKED_FLUSH)
+        {
+            return false;
+        }
+        c.deferred += 1;
+        c.deferred_since.get_or_insert_with(Instant::now);
+        c.row.polls += 1;
+        c.row.last_poll_at = Some(now);
+        c.row.last_success_at = Some(now);
+        c.row.sched = pace.to_json();
+        true
+    }
+
     async fn failed(&self, blog: &BlogRow, error: &str, e: &FetchError) -> PollResult {
         tracing::warn!(blog = %self.watch.url, class = e.class(), "poll failed: {error}");
         crate::metrics::global().fetch_error(&self.watch.url, e.class(), error);
+        // A gone blog: the run loop stops polling; the status says so instead of "error".
         let failures = self.record_failure(blog, error, e.is_gone()).await;
-        if e.is_gone() {
-            // The run loop stops polling; the status says so instead of "error".
-            let id = blog.id;
-            let r = self
-                .shared
-                .store
-                .call(move |s| s.set_retired(id, true, GONE_STATUS))
-                .await;
-            if let Err(e) = r {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
-            }
-        }
         PollResult::Failed {
             failures,
             retry_after: e.retry_after(),
@@ -274,7 +459,8 @@ impl BlogTask {
     }
 
     /// Record a failed poll; the `problem_after`-th failure in a row sends one `problem`
-    /// (`last` sends it at once: there will be no further polls).
+    /// (`last` sends it at once and retires the blog as gone: there will be no further
+    /// polls).
     async fn record_failure(&self, blog: &BlogRow, error: &str, last: bool) -> u32 {
         let failures = blog.failures + 1;
         let now = Utc::now();
@@ -299,14 +485,24 @@ impl BlogTask {
         let kinds = event_kinds(&events);
         let store = self.shared.store.clone();
         let (id, status) = (blog.id, format!("error: {error}"));
+        let deferred = self.take_deferred();
         let r = store
-            .call(move |s| s.record_failure(id, now, &status, &status, &events))
+            .call(move |s| {
+                write_and_reload(s, id, deferred, |s| {
+                    let n = s.record_failure(id, now, &status, &status, &events)?;
+                    if last {
+                        s.set_retired(id, true, GONE_STATUS)?;
+                    }
+                    Ok(n)
+                })
+            })
             .await;
+        self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
         if notify {
             self.shared.events_committed();
         }
         match r {
-            Ok(n) => {
+            Ok((n, _, _)) => {
                 crate::metrics::global().events(&self.watch.url, kinds);
                 n
             }
@@ -387,12 +583,31 @@ impl BlogTask {
         let store = self.shared.store.clone();
         // One page parsed per core at a time; the others wait here with only their body.
         let _parsing = self.shared.parsing.clone().acquire_owned().await;
+        let deferred = self.take_deferred();
         let r = tokio::task::spawn_blocking(move || {
-            process_page(&store, &watch, &routes, problem_after, &blog, &resp, at)
+            let id = blog.id;
+            if let Some(d) = deferred {
+                d.write(&store, id)?;
+            }
+            let processed = process_page(&store, &watch, &routes, problem_after, &blog, &resp, at);
+            drop(resp);
+            super::release_memory();
+            match processed? {
+                Processed::Events(n, d, _) => {
+                    let state = store.blog_state(id)?;
+                    Ok::<_, StoreError>(Processed::Events(n, d, Some(Box::new(state))))
+                }
+                other => Ok(other),
+            }
         })
         .await;
+        match &r {
+            Ok(Ok(Processed::Events(_, _, Some(state)))) => self.keep(Ok((**state).clone())),
+            Ok(Ok(Processed::NoPosts { .. })) => {}
+            _ => *self.lock_state() = None,
+        }
         match r {
-            Ok(Ok(Processed::Events(n, d))) => {
+            Ok(Ok(Processed::Events(n, d, _))) => {
                 if n > 0 {
                     self.shared.events_committed();
                 }
@@ -587,8 +802,12 @@ fn change_event(blog: &BlogRef, at: chrono::DateTime<Utc>, c: diff::Change) -> E
 }
 
 enum Processed {
-    Events(usize, Decision),
-    NoPosts { blog: Box<BlogRow>, reason: String },
+    /// Events committed, the decision, and the blog's state read back after the write.
+    Events(usize, Decision, Option<Box<(BlogRow, bool)>>),
+    NoPosts {
+        blog: Box<BlogRow>,
+        reason: String,
+    },
 }
 
 fn process_page(
@@ -736,5 +955,78 @@ fn process_page(
     rec.events = route_events(watch, routes, events);
     store.save_poll(blog.id, &rec)?;
     crate::metrics::global().events(&watch.url, rec.events.iter().map(|(e, _)| e.kind));
-    Ok(Processed::Events(n, decision))
+    Ok(Processed::Events(n, decision, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FetchSettings;
+    use crate::daemon::Health;
+    use crate::fetch::Fetcher;
+
+    fn task(store: &Store) -> BlogTask {
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            fetcher: Fetcher::new(FetchSettings::default()).unwrap(),
+            wake: tokio::sync::Notify::new(),
+            committed: watch::channel(0).0,
+            health: Arc::new(Health::default()),
+            problem_after: 3,
+            parsing: crate::daemon::parse_permits(),
+            in_hand: crate::daemon::in_hand_permits(),
+            blogs: Default::default(),
+        });
+        BlogTask::new(shared, Watch::new("http://b.test/"), Arc::new(Vec::new()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_that_change_only_the_time_are_written_with_the_next_write_or_on_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let stored = || store.find_blog("http://b.test/").unwrap().unwrap();
+        let t = task(&store);
+        let at = Utc::now();
+        let not_modified = || Ok(Fetched::NotModified);
+
+        // The first 304 changes the status line: written at once.
+        t.handle(not_modified(), at).await;
+        assert_eq!(stored().polls, 1);
+        assert_eq!(stored().status, "ok: not modified (304)");
+        // The next ones change only the time: counted in the task, not written.
+        for _ in 0..3 {
+            t.handle(not_modified(), at).await;
+        }
+        assert_eq!(stored().polls, 1);
+        // A failure writes them along with itself.
+        t.handle(Err(FetchError::Timeout(Duration::from_secs(1))), at)
+            .await;
+        let b = stored();
+        assert_eq!((b.polls, b.failures), (4, 1));
+        assert!(b.status.starts_with("error: "), "{}", b.status);
+        // The recovery is written at once (failures and status change) ...
+        t.handle(not_modified(), at).await;
+        let b = stored();
+        assert_eq!((b.polls, b.failures, b.last_error), (5, 0, None));
+        // ... later checks wait at most CHECKED_FLUSH ...
+        t.handle(not_modified(), at).await;
+        assert_eq!(stored().polls, 5);
+        tokio::time::advance(CHECKED_FLUSH).await;
+        t.handle(not_modified(), at).await;
+        assert_eq!(stored().polls, 7);
+        // ... and a stopping task writes what it holds.
+        t.handle(not_modified(), at).await;
+        t.handle(not_modified(), at).await;
+        assert_eq!(stored().polls, 7);
+        t.flush().await;
+        let b = stored();
+        assert_eq!(b.polls, 9);
+        assert_eq!(b.last_poll_at.map(|t| t.timestamp()), Some(at.timestamp()));
+
+        // A new task (a restart) starts from the stored state.
+        let t2 = task(&store);
+        t2.handle(not_modified(), at).await;
+        t2.flush().await;
+        assert_eq!(stored().polls, 10);
+    }
 }

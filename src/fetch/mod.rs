@@ -430,12 +430,21 @@ async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Vec<u8>, R
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(ReadError::TooLarge);
     }
-    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(cap) as usize);
+    // The chunks are kept and put together once, at the final size: a body of unknown
+    // length grown by doubling held up to twice its size (up to 64 bodies wait for a
+    // parse at once) and was copied about twice over.
+    let mut chunks = Vec::new();
+    let mut len = 0u64;
     while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
-        if body.len() as u64 + chunk.len() as u64 > cap {
+        len += chunk.len() as u64;
+        if len > cap {
             return Err(ReadError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
+        chunks.push(chunk);
+    }
+    let mut body = Vec::with_capacity(len as usize);
+    for c in chunks {
+        body.extend_from_slice(&c);
     }
     Ok(body)
 }

@@ -231,6 +231,11 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // 1 MiB of page cache instead of SQLite's 2 MiB: a poll reads one blog's posts;
+        // the cache's pages, malloc'd one by one, are spread over the heap and keep the
+        // allocator from returning memory.
+        conn.pragma_update(None, "cache_size", -1024)
+            .map_err(open_err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(open_err)?;
@@ -290,6 +295,39 @@ impl Store {
         })
     }
 
+    /// The blog row by id, with whether posts wait for a second look (see
+    /// [`Store::has_pending_removals`]): what a blog task keeps between polls, read back
+    /// after each write in the same blocking call.
+    pub fn blog_state(&self, blog_id: i64) -> Result<(BlogRow, bool), StoreError> {
+        let row = self.with(|c| {
+            let mut st =
+                c.prepare_cached(&format!("SELECT {BLOG_COLS} FROM blogs WHERE id = ?1"))?;
+            Ok(st.query_row([blog_id], blog_row)?)
+        })?;
+        let pending = self.has_pending_removals(blog_id)?;
+        Ok((row, pending))
+    }
+
+    /// Record `n` successful checks that changed nothing but the time (304s and
+    /// unchanged bodies whose write was put off): the poll count, the last poll time
+    /// and the scheduler state.
+    pub fn checked(
+        &self,
+        blog_id: i64,
+        n: u32,
+        at: DateTime<Utc>,
+        sched: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
+                 WHERE id = ?1",
+            )?;
+            st.execute(params![blog_id, n, ms(at), sched.to_string()])?;
+            Ok(())
+        })
+    }
+
     /// Every blog, in insertion order.
     pub fn blogs(&self) -> Result<Vec<BlogRow>, StoreError> {
         self.with(|c| {
@@ -341,41 +379,37 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ms(rec.at);
-            tx.execute(
+            // One statement (prepared once per connection) for the whole blog row.
+            tx.prepare_cached(
                 "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2,
                    failures = 0, last_error = ?3, status = ?4,
                    baseline_done = MAX(baseline_done, ?5),
                    title = COALESCE(?6, title),
-                   last_new_post_at = CASE WHEN ?7 THEN ?2 ELSE last_new_post_at END
+                   last_new_post_at = CASE WHEN ?7 THEN ?2 ELSE last_new_post_at END,
+                   etag = CASE WHEN ?8 THEN ?9 ELSE etag END,
+                   last_modified = CASE WHEN ?8 THEN ?10 ELSE last_modified END,
+                   body_hash = COALESCE(?11, body_hash),
+                   sched = COALESCE(?12, sched),
+                   retired = CASE WHEN ?12 IS NULL THEN retired ELSE ?13 END
                  WHERE id = ?1",
-                params![
-                    blog_id,
-                    now,
-                    rec.last_error,
-                    rec.status,
-                    rec.baseline_done,
-                    rec.title,
-                    rec.new_post
-                ],
-            )?;
-            if let Some(v) = &rec.validators {
-                tx.execute(
-                    "UPDATE blogs SET etag = ?2, last_modified = ?3 WHERE id = ?1",
-                    params![blog_id, v.etag, v.last_modified],
-                )?;
-            }
-            if let Some(h) = &rec.body_hash {
-                tx.execute(
-                    "UPDATE blogs SET body_hash = ?2 WHERE id = ?1",
-                    params![blog_id, &h[..]],
-                )?;
-            }
-            if let Some(s) = &rec.sched {
-                tx.execute(
-                    "UPDATE blogs SET sched = ?2, retired = ?3 WHERE id = ?1",
-                    params![blog_id, s.to_string(), rec.retired],
-                )?;
-            }
+            )?
+            .execute(params![
+                blog_id,
+                now,
+                rec.last_error,
+                rec.status,
+                rec.baseline_done,
+                rec.title,
+                rec.new_post,
+                rec.validators.is_some(),
+                rec.validators.as_ref().and_then(|v| v.etag.as_deref()),
+                rec.validators
+                    .as_ref()
+                    .and_then(|v| v.last_modified.as_deref()),
+                rec.body_hash.as_ref().map(|h| &h[..]),
+                rec.sched.as_ref().map(|s| s.to_string()),
+                rec.retired
+            ])?;
             write_posts(&tx, blog_id, &rec.updates, now)?;
             let seqs = write_events(&tx, blog_id, &rec.events, now)?;
             tx.commit()?;
@@ -394,13 +428,15 @@ impl Store {
     ) -> Result<u32, StoreError> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE blogs SET failures = failures + 1, last_poll_at = ?2, last_error = ?3, status = ?4
                  WHERE id = ?1",
-                params![blog_id, ms(at), error, status],
-            )?;
+            )?
+            .execute(params![blog_id, ms(at), error, status])?;
             write_events(&tx, blog_id, events, ms(at))?;
-            let n = tx.query_row("SELECT failures FROM blogs WHERE id = ?1", [blog_id], |r| r.get(0))?;
+            let n = tx
+                .prepare_cached("SELECT failures FROM blogs WHERE id = ?1")?
+                .query_row([blog_id], |r| r.get(0))?;
             tx.commit()?;
             Ok(n)
         })
@@ -418,12 +454,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2, failures = 0,
                    last_error = NULL, status = ?3, retired = ?4, sched = COALESCE(?5, sched)
                  WHERE id = ?1",
-                params![blog_id, ms(at), status, retired, sched.map(|s| s.to_string())],
-            )?;
+            )?
+            .execute(params![blog_id, ms(at), status, retired, sched.map(|s| s.to_string())])?;
             write_events(&tx, blog_id, events, ms(at))?;
             tx.commit()?;
             Ok(())
