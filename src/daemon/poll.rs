@@ -254,12 +254,7 @@ impl BlogTask {
         let blog = match self.load().await {
             Ok(b) => b,
             Err(e) => {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
-                return PollResult::Failed {
-                    failures: 1,
-                    retry_after: None,
-                    gone: false,
-                };
+                return self.state_failed(&e);
             }
         };
         let metrics = crate::metrics::global();
@@ -287,14 +282,7 @@ impl BlogTask {
     ) -> PollResult {
         match self.load().await {
             Ok(blog) => self.handle_with(blog, fetched, at).await,
-            Err(e) => {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
-                PollResult::Failed {
-                    failures: 1,
-                    retry_after: None,
-                    gone: false,
-                }
-            }
+            Err(e) => self.state_failed(&e),
         }
     }
 
@@ -354,24 +342,8 @@ impl BlogTask {
                 .await;
             self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
             return match r {
-                Ok(((n, d), _, _)) => {
-                    if n > 0 {
-                        self.shared.events_committed();
-                    }
-                    PollResult::Ok {
-                        events: n,
-                        next: d.next,
-                        retired: d.retire,
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(blog = %self.watch.url, "state: {e}");
-                    PollResult::Failed {
-                        failures: 1,
-                        retry_after: None,
-                        gone: false,
-                    }
-                }
+                Ok(((n, d), _, _)) => self.committed(n, &d),
+                Err(e) => self.state_failed(&e),
             };
         }
         self.touch(&blog, status).await
@@ -415,6 +387,21 @@ impl BlogTask {
             Ok(_) => crate::metrics::global().events(&self.watch.url, kinds),
             Err(e) => tracing::error!(blog = %self.watch.url, "state: {e}"),
         }
+        self.committed(n, &d)
+    }
+
+    /// A poll that could not read or write the state: logged, and retried like a failure.
+    fn state_failed(&self, e: &dyn std::fmt::Display) -> PollResult {
+        tracing::error!(blog = %self.watch.url, "state: {e}");
+        PollResult::Failed {
+            failures: 1,
+            retry_after: None,
+            gone: false,
+        }
+    }
+
+    /// A poll whose `n` events (if any) are committed: wake the notifiers.
+    fn committed(&self, n: usize, d: &Decision) -> PollResult {
         if n > 0 {
             self.shared.events_committed();
         }
@@ -607,16 +594,7 @@ impl BlogTask {
             _ => *self.lock_state() = None,
         }
         match r {
-            Ok(Ok(Processed::Events(n, d, _))) => {
-                if n > 0 {
-                    self.shared.events_committed();
-                }
-                PollResult::Ok {
-                    events: n,
-                    next: d.next,
-                    retired: d.retire,
-                }
-            }
+            Ok(Ok(Processed::Events(n, d, _))) => self.committed(n, &d),
             Ok(Ok(Processed::NoPosts { blog, reason })) => {
                 tracing::warn!(blog = %self.watch.url, "{reason}");
                 crate::metrics::global().page_error(&self.watch.url, &reason);
@@ -627,14 +605,7 @@ impl BlogTask {
                     gone: false,
                 }
             }
-            Ok(Err(e)) => {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
-                PollResult::Failed {
-                    failures: 1,
-                    retry_after: None,
-                    gone: false,
-                }
-            }
+            Ok(Err(e)) => self.state_failed(&e),
             Err(e) => {
                 // A panic in an extractor must not take the daemon down: report it.
                 tracing::error!(blog = %self.watch.url, "processing the page failed: {e}");
@@ -1021,7 +992,13 @@ mod tests {
         t.flush().await;
         let b = stored();
         assert_eq!(b.polls, 9);
-        assert_eq!(b.last_poll_at.map(|t| t.timestamp()), Some(at.timestamp()));
+        // The time of the last check (wall-clock time, as the poll loop takes it), not of
+        // the last write.
+        let last = b.last_poll_at.expect("a last poll time").timestamp();
+        assert!(
+            (at.timestamp()..=Utc::now().timestamp()).contains(&last),
+            "{last} not within the test's checks"
+        );
 
         // A new task (a restart) starts from the stored state.
         let t2 = task(&store);
