@@ -308,3 +308,28 @@ fn times_in_their_own_element_before_the_post() {
         ]
     );
 }
+
+#[test]
+fn reader_comments_with_more_text_do_not_beat_the_feed() {
+    let post = |i: usize| {
+        format!(
+            "<article class='post' id='p{i}'><time datetime='2026-11-20T1{i}:00:00Z'>1{i}:00</time>\
+             <h2>Update {i}</h2><p>What happened at the {i}th hour of the day, in a few words.</p></article>"
+        )
+    };
+    let comment = |i: usize| {
+        format!(
+            "<li class='c'><time datetime='2026-11-20T19:{i:02}:00Z'>19:{i:02}</time><p>Reader {i} writes a long \
+             comment about the coverage, longer than any post above, with opinions and more opinions, \
+             going on for a while to be sure it is the longest text on the page.</p></li>"
+        )
+    };
+    let html = format!(
+        "<html><body><main class='live'>{}</main><section id='comments'><ol>{}</ol></section></body></html>",
+        (1..=3).rev().map(post).collect::<String>(),
+        (0..10).map(comment).collect::<String>()
+    );
+    let ex = run_at(&html, "https://example.com/live", "2026-11-20T20:00:00Z");
+    let ids: Vec<&str> = ex.posts.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["p3", "p2", "p1"], "{:?}", ex.attempts);
+}

@@ -238,6 +238,14 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
     } else {
         doc.select(sel(TIME_MARKS)).collect()
     };
+    // Times in reader comments, "Most read"/related lists, asides and footers are not
+    // posts; they count only when nothing else on the page has a time.
+    let (inside, outside): (Vec<_>, Vec<_>) = marks.into_iter().partition(|m| !beside_feed(*m));
+    let marks = if inside.len() >= 2 {
+        inside
+    } else {
+        [inside, outside].concat()
+    };
     for mark in marks {
         let mut node = *mark;
         for _ in 0..MAX_UP {
@@ -325,6 +333,20 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
         })
         .filter(|d| !d.body.is_empty() || d.headline.is_some())
         .collect()
+}
+
+/// Whether an element lies in a part of the page that is not the feed: `<aside>`, `<nav>`,
+/// `<footer>`, or a block whose class or id names comments, related or popular stories.
+fn beside_feed(el: ElementRef<'_>) -> bool {
+    static BESIDE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)(^|[\s_-])(comments?|comment-list|disqus|related|recommended|recommendations|most-?read|most-?popular|popular|trending|more-stories)($|[\s_-])").unwrap()
+    });
+    el.ancestors().filter_map(ElementRef::wrap).any(|a| {
+        let v = a.value();
+        matches!(v.name(), "aside" | "nav" | "footer")
+            || v.attr("class").is_some_and(|c| BESIDE.is_match(c))
+            || v.attr("id").is_some_and(|c| BESIDE.is_match(c))
+    })
 }
 
 /// A group member and the siblings after it up to the next member of its group.
