@@ -203,3 +203,38 @@ fn record_stops_after_for_and_refuses_an_old_recording() {
     assert_eq!(none.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&none.stderr).contains("panicked"));
 }
+
+#[test]
+fn record_with_a_config_fetches_with_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::page_server::PageServer::start();
+    server.set(
+        "/live",
+        common::page_server::Reply::html(
+            std::fs::read(timeline_dir(NAME).join("00.html")).unwrap(),
+        ),
+    );
+    let cfg = write_config(
+        dir.path(),
+        "user_agent = \"newsroom-recorder/2 (+mailto:desk@example.org)\"\n",
+    );
+    let out = livewatch()
+        .arg("record")
+        .arg(server.url("/live"))
+        .arg(dir.path().join("rec"))
+        .args(["--every", "100ms", "--for", "500ms", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let requests = server.requests("/live");
+    assert!(!requests.is_empty());
+    for r in requests {
+        assert_eq!(
+            r.headers.get("user-agent").map(String::as_str),
+            Some("newsroom-recorder/2 (+mailto:desk@example.org)"),
+            "{:?}",
+            r.headers
+        );
+    }
+}

@@ -66,12 +66,14 @@ fn bound_to(html: &str, max: usize) -> Cow<'_, str> {
             i = start + 1;
             continue;
         }
-        let name = html[name_at..name_at + name_len].to_ascii_lowercase();
+        // Compared without a lowercase copy: this scan runs on every parsed page.
+        let name = &b[name_at..name_at + name_len];
         let Some(end) = tag_end(b, name_at + name_len) else {
             break;
         };
         let self_closing = b[end - 1] == b'/';
-        let counted = !VOID.contains(&name.as_str()) && !IMPLIED.contains(&name.as_str());
+        let counted = !one_of(VOID, name) && !one_of(IMPLIED, name);
+        let is_foreign = one_of(&["svg", "math"], name);
         let mut drop = false;
         if closing {
             if counted {
@@ -81,7 +83,7 @@ fn bound_to(html: &str, max: usize) -> Cow<'_, str> {
                 } else {
                     depth = depth.saturating_sub(1);
                 }
-                if name == "svg" || name == "math" {
+                if is_foreign {
                     foreign = foreign.saturating_sub(1);
                 }
             }
@@ -91,7 +93,7 @@ fn bound_to(html: &str, max: usize) -> Cow<'_, str> {
                 drop = true;
             } else {
                 depth += 1;
-                if name == "svg" || name == "math" {
+                if is_foreign {
                     foreign += 1;
                 }
             }
@@ -102,12 +104,9 @@ fn bound_to(html: &str, max: usize) -> Cow<'_, str> {
             done = end + 1;
         }
         i = end + 1;
-        if !closing && RAW.contains(&name.as_str()) {
+        if !closing && one_of(RAW, name) {
             // Skip to the end tag; it is handled as a tag on the next round.
-            let mut close = Vec::with_capacity(name.len() + 2);
-            close.extend_from_slice(b"</");
-            close.extend_from_slice(name.as_bytes());
-            i = find_ci(b, i, &close).unwrap_or(b.len());
+            i = find_end_tag(b, i, name).unwrap_or(b.len());
         }
     }
     match out {
@@ -143,15 +142,21 @@ fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(&b[from..], needle).map(|p| from + p)
 }
 
-/// `needle` (ASCII, lowercase) case-insensitively.
-fn find_ci(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+/// Whether the tag `name` (any case) is in `list` (lowercase).
+fn one_of(list: &[&str], name: &[u8]) -> bool {
+    list.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// The `</name` (any case) at or after `from`.
+fn find_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
     let mut i = from;
-    while let Some(p) = memchr::memchr(b'<', &b[i..]) {
+    while let Some(p) = memchr::memmem::find(&b[i..], b"</") {
         let at = i + p;
-        if b.len() - at >= needle.len() && b[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+        let tag = &b[at + 2..];
+        if tag.len() >= name.len() && tag[..name.len()].eq_ignore_ascii_case(name) {
             return Some(at);
         }
-        i = at + 1;
+        i = at + 2;
     }
     None
 }
@@ -190,6 +195,24 @@ mod tests {
         let out = bound_to(&odd, 10);
         assert_eq!(out.matches("<span").count(), 10);
         assert!(out.ends_with("t</a>") || out.contains(">t"), "{out}");
+    }
+
+    #[test]
+    fn tag_names_in_any_case() {
+        let page = format!(
+            "<SCRIPT>{}</Script>{}<BR><P>x{}",
+            "<div>".repeat(100),
+            "<DiV>".repeat(30),
+            "</DIV>".repeat(30)
+        );
+        let out = bound_to(&page, 10);
+        assert_eq!(out.matches("<DiV>").count(), 10, "{out}");
+        assert_eq!(out.matches("</DIV>").count(), 10);
+        assert_eq!(
+            out.matches("<div>").count(),
+            100,
+            "script content untouched"
+        );
     }
 
     #[test]

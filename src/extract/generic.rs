@@ -714,6 +714,44 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_on_a_page_with_only_its_publication_time_takes_the_nearest_day() {
+        let clock = |h, m| crate::extract::time::Clock {
+            hour: h,
+            minute: m,
+            zone: None,
+        };
+        // Opened at 08:00, fetched in the evening: later clocks are that day ...
+        let mut c = ctx("2026-11-20T08:00:00Z", Tz::UTC);
+        c.published_only = true;
+        c.fetched_at = utc("2026-11-20T20:00:00Z");
+        assert_eq!(
+            c.at_clock(clock(15, 15), None),
+            Some(utc("2026-11-20T15:15:00Z"))
+        );
+        // ... a republication at 10:32 dates the morning's posts before it that day ...
+        c.page_time = utc("2026-11-20T10:32:00Z");
+        assert_eq!(
+            c.at_clock(clock(0, 2), None),
+            Some(utc("2026-11-20T00:02:00Z"))
+        );
+        // ... just after midnight, a late-evening clock is the day before ...
+        c.page_time = utc("2026-11-21T00:30:00Z");
+        c.fetched_at = utc("2026-11-21T01:00:00Z");
+        assert_eq!(
+            c.at_clock(clock(23, 50), None),
+            Some(utc("2026-11-20T23:50:00Z"))
+        );
+        // ... and never more than 90 min after the fetch (02:00 tomorrow is nearer to the
+        // page's 23:30 than 02:00 today, but not yet come).
+        c.page_time = utc("2026-11-20T23:30:00Z");
+        c.fetched_at = utc("2026-11-20T23:35:00Z");
+        assert_eq!(
+            c.at_clock(clock(2, 0), None),
+            Some(utc("2026-11-20T02:00:00Z"))
+        );
+    }
+
+    #[test]
     fn zone_guessed_from_domain_and_stated_offset() {
         let mut c = ctx("2026-07-01T12:00:00Z", Tz::UTC);
         c.page_url = url::Url::parse("https://www.example.de/live").ok();
