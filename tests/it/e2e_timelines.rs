@@ -1,5 +1,5 @@
-//! The real binary, `livewatch run`, against the shared timelines served by the real
-//! timeline-server; the events it prints are scored by the shared timeline-check.
+//! The real binary, `livewatch run`, against the fixture timelines served over real HTTP
+//! by [`TimelineServer`]; the events it prints are scored by [`timeline_check`].
 
 use crate::common;
 

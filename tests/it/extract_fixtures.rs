@@ -68,7 +68,7 @@ fn check_auto(stem: &str) {
     println!("{stem} [{}]: {out}", ex.extractor);
     assert!(
         ok,
-        "{stem} (extractor {}): page-check failed:\n{out}\nattempts: {:?}",
+        "{stem} (extractor {}): page check failed:\n{out}\nattempts: {:?}",
         ex.extractor, ex.attempts
     );
     // Newest first, each id once.
@@ -89,7 +89,7 @@ fn check_generic(stem: &str) {
     println!("{stem} [generic]: {out}");
     assert!(
         ok,
-        "{stem}: the generic extractor failed page-check:\n{out}"
+        "{stem}: the generic extractor failed the page check:\n{out}"
     );
 }
 

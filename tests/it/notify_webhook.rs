@@ -1,5 +1,5 @@
-//! The webhook notifier, end to end: the real binary delivering to the shared
-//! webhook-sink with injected faults.
+//! The webhook notifier, end to end: the real binary delivering to the webhook sink
+//! ([`Sink`], a real HTTP receiver in the test) with injected faults.
 
 use crate::common;
 

@@ -1,7 +1,7 @@
-//! `livewatch record` against the real timeline-server while it steps through the
+//! `livewatch record` against the timeline server (real HTTP) while it steps through the
 //! guardian timeline, then `livewatch replay` offline: the replayed events are the ones
 //! the daemon emitted live over the same timeline (same ids, kinds and posts), and
-//! timeline-check passes on them.
+//! the timeline check passes on them.
 
 use crate::common;
 
@@ -165,10 +165,7 @@ fn record_stops_after_for_and_refuses_an_old_recording() {
     assert!(polls.len() >= 3, "{polls:?}");
     assert!(polls[1..].iter().all(|p| p["status"] == 304), "{polls:?}");
     let body = std::fs::read(rec.join("0001.html")).unwrap();
-    assert_eq!(
-        body,
-        std::fs::read(timeline_dir(NAME).join("00.html")).unwrap()
-    );
+    assert_eq!(body, read_file(&timeline_dir(NAME).join("00.html")));
 
     // A second run into the same directory is refused, the recording left alone.
     let again = run();
@@ -210,9 +207,7 @@ fn record_with_a_config_fetches_with_its_settings() {
     let server = common::page_server::PageServer::start();
     server.set(
         "/live",
-        common::page_server::Reply::html(
-            std::fs::read(timeline_dir(NAME).join("00.html")).unwrap(),
-        ),
+        common::page_server::Reply::html(read_file(&timeline_dir(NAME).join("00.html"))),
     );
     let cfg = write_config(
         dir.path(),

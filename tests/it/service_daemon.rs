@@ -1,6 +1,6 @@
 //! The real binary as systemd runs it: the notify protocol on a real unix datagram
 //! socket (READY, WATCHDOG, STATUS, the reload sequence, STOPPING), SIGHUP reloads
-//! against the shared timeline-server, journal-style logs, and `livewatch status`.
+//! against the timeline server, journal-style logs, and `livewatch status`.
 
 use crate::common;
 
@@ -132,16 +132,13 @@ fn watchdog_for_another_pid_is_not_pinged() {
 
 /// How many events a timeline's manifest expects over `steps`.
 fn expected_events(name: &str, steps: std::ops::RangeInclusive<usize>) -> usize {
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(timeline_dir(name).join("manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m = manifest(name);
     steps
         .map(|i| m["steps"][i]["expect"].as_array().unwrap().len())
         .sum()
 }
 
-/// Events of one blog, one JSON line each, written to `path` for timeline-check.
+/// Events of one blog, one JSON line each, written to `path` for the timeline check.
 fn events_of(lines: &[String], blog: &str, path: &std::path::Path) -> Vec<serde_json::Value> {
     let evs: Vec<serde_json::Value> = lines
         .iter()

@@ -1,6 +1,8 @@
-//! Shared parts of the black-box tests: the real binary, the shared tools
-//! (`../shared/tools`) as real servers, and waiting helpers. Each test binary uses only
-//! some of them.
+//! Parts of the black-box tests: the real binary, the fixtures (`tests/fixtures/`), the
+//! test servers and checkers (all in this folder, started inside the test: a timeline
+//! server, a webhook sink that fails on purpose, a private desktop session, the page and
+//! timeline scorers, the systemd notify socket), the external programs some tests need
+//! (found on `PATH` or failing with the Debian package to install) and waiting helpers.
 
 pub mod desktop;
 pub mod http;
