@@ -373,7 +373,10 @@ mod tests {
         );
         assert!(raw.contains("text/html"), "{raw}");
         let html = html_body(&e);
-        assert!(html.contains("<p>&lt;script&gt;alert(1)&lt;/script&gt; long"), "{html}");
+        assert!(
+            html.contains("<p>&lt;script&gt;alert(1)&lt;/script&gt; long"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"), "escaped in HTML: {html}");
 
         // An id recorded for the first mail wins over the derived one.

@@ -17,21 +17,35 @@ pub struct Sink {
     pub log: PathBuf,
 }
 
+/// Start a recording server script (`python SCRIPT --port-file F --log L
+/// --max-lifetime 600 ARGS…`, quiet) with its files in `dir` named after `stem`; returns
+/// it, its port and its JSON-lines log.
+pub fn spawn_recorder(
+    python: &str,
+    script: &Path,
+    dir: &Path,
+    stem: &str,
+    args: &[&str],
+) -> (Proc, u16, PathBuf) {
+    let port_file = dir.join(format!("{stem}.port"));
+    let log = dir.join(format!("{stem}.jsonl"));
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .arg("--port-file")
+        .arg(&port_file)
+        .arg("--log")
+        .arg(&log)
+        .args(["--max-lifetime", "600"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let (proc, port) = spawn_with_port_file(stem, &mut cmd, &port_file);
+    (proc, port, log)
+}
+
 impl Sink {
     pub fn start(dir: &Path, args: &[&str]) -> Sink {
-        let port_file = dir.join("sink.port");
-        let log = dir.join("sink.jsonl");
-        let mut cmd = Command::new("python3");
-        cmd.arg(tool("webhook-sink"))
-            .arg("--port-file")
-            .arg(&port_file)
-            .arg("--log")
-            .arg(&log)
-            .args(["--max-lifetime", "600"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let (proc, port) = spawn_with_port_file("webhook-sink", &mut cmd, &port_file);
+        let (proc, port, log) = spawn_recorder("python3", &tool("webhook-sink"), dir, "sink", args);
         Sink { proc, port, log }
     }
 
