@@ -665,3 +665,185 @@ command = []
     );
     assert!(text.contains(&format!("{file}:19:")), "{text}");
 }
+
+/// A private CA and a certificate for 127.0.0.1 signed by it (openssl): (CA file, cert,
+/// key).
+fn test_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    need("openssl", "openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            output_text(&out)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=livewatch test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+#[test]
+fn email_over_starttls_and_implicit_tls_and_a_burst_as_one_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certs(dir.path());
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let tls_args = |mode: &'static str| {
+        vec![
+            "--tls-cert",
+            cert.as_str(),
+            "--tls-key",
+            key.as_str(),
+            "--tls",
+            mode,
+        ]
+    };
+    let starttls_dir = dir.path().join("starttls");
+    let implicit_dir = dir.path().join("implicit");
+    std::fs::create_dir(&starttls_dir).unwrap();
+    std::fs::create_dir(&implicit_dir).unwrap();
+    let mut a = tls_args("starttls");
+    a.extend(["--user", "desk", "--password", "pa55"]);
+    let starttls = SmtpSink::start(&starttls_dir, &a);
+    let implicit = SmtpSink::start(&implicit_dir, &tls_args("implicit"));
+
+    let page = PageServer::start(live_page("Four posts", &gen_posts(4)));
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[watch]]
+url = "{}"
+name = "Four posts"
+interval = "200ms"
+adaptive = false
+announce_existing = 4
+
+[[notifier]]
+name = "starttls"
+type = "email"
+smtp = "smtp://127.0.0.1:{}"
+username = "desk"
+password = "pa55"
+from = "lw@desk.example"
+to = "editor@desk.example"
+retry_wait = "100ms"
+
+[[notifier]]
+name = "smtps"
+type = "email"
+smtp = "smtps://127.0.0.1:{}"
+from = "lw@desk.example"
+to = "digest@desk.example"
+burst = 2
+burst_window = "1m"
+retry_wait = "100ms"
+"#,
+            page.url(),
+            starttls.port,
+            implicit.port
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = dir.path().join("daemon.out");
+    let ca = ca.display().to_string();
+    let mut d = run_daemon_env(&cfg, &state, &out, &[("SSL_CERT_FILE", ca.as_str())]);
+    let ok = wait_for(Duration::from_secs(30), || {
+        starttls.accepted().len() == 4 && !implicit.accepted().is_empty()
+    });
+    let settled = wait_for(Duration::from_secs(5), || {
+        outbox(&state, None).1.contains("outbox empty")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        ok && settled,
+        "{:#?}\n{:#?}\n{}",
+        starttls.mails(),
+        implicit.mails(),
+        dump(&out)
+    );
+
+    let plain = starttls.accepted();
+    assert_eq!(plain.len(), 4, "one mail per event: {plain:#?}");
+    for m in &plain {
+        assert!(m["tls"].as_str().unwrap_or("").starts_with("TLS"), "{m:#}");
+        assert_eq!(m["auth_user"], "desk");
+    }
+    let digest = implicit.mails();
+    assert_eq!(digest.len(), 1, "the burst is one mail: {digest:#?}");
+    let m = &digest[0];
+    assert!(m["tls"].as_str().unwrap_or("").starts_with("TLS"), "{m:#}");
+    assert!(header(m, "Subject").contains("4 updates"), "{m:#}");
+    let text = m["text"].as_str().unwrap();
+    let html = m["html"].as_str().unwrap();
+    for i in 1..=4 {
+        let h = format!("Update number {i}");
+        assert!(text.contains(&h) && html.contains(&h), "{m:#}");
+    }
+    assert!(html.contains("<li>"), "{html}");
+}

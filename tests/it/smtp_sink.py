@@ -4,6 +4,9 @@
 
   --user U --password P   require AUTH (PLAIN/LOGIN), allowed without TLS
   --fail-first N          answer the first N mails' DATA with 451 (a transient failure)
+  --tls-cert C --tls-key K --tls MODE
+                          MODE "starttls": offer and require STARTTLS; "implicit": TLS
+                          from the first byte (smtps)
   --max-lifetime S        exit after S seconds whatever happens
 
 Each log line: {"status": 250|451, "mail_from", "rcpt_tos", "auth_user",
@@ -17,6 +20,7 @@ import email
 import email.policy
 import json
 import os
+import ssl
 import signal
 import sys
 
@@ -37,6 +41,9 @@ def main():
     ap.add_argument("--password")
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--max-lifetime", type=float, default=600)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls", choices=["starttls", "implicit"])
     args = ap.parse_args()
 
     state = {"seen": 0}
@@ -53,6 +60,7 @@ def main():
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
                 "auth_user": getattr(session, "auth_data", None) and session.auth_data.login.decode(),
+                "tls": tls_version(server, session),
                 "content_type": msg.get_content_type(),
                 "headers": {k: str(v) for k, v in msg.items()},
                 "text": text.get_content() if text else None,
@@ -63,6 +71,17 @@ def main():
             if status == 451:
                 return "451 4.3.0 Try again later"
             return "250 OK"
+
+    def tls_version(server, session):
+        obj = server.transport.get_extra_info("ssl_object")
+        if obj is None and session.ssl:
+            obj = session.ssl.get("ssl_object")
+        return obj.version() if obj is not None else None
+
+    ctx = None
+    if args.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (
@@ -80,8 +99,13 @@ def main():
                 auth_required=True,
                 auth_require_tls=False,
             )
+        if args.tls == "starttls":
+            kwargs.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
         server = await loop.create_server(
-            lambda: SMTP(Handler(), hostname="sink.test", **kwargs), "127.0.0.1", 0
+            lambda: SMTP(Handler(), hostname="sink.test", **kwargs),
+            "127.0.0.1",
+            0,
+            ssl=ctx if args.tls == "implicit" else None,
         )
         port = server.sockets[0].getsockname()[1]
         tmp = args.port_file + ".tmp"
