@@ -123,10 +123,36 @@ struct SmtpSink {
 impl SmtpSink {
     fn start(dir: &Path, args: &[&str]) -> SmtpSink {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/smtp_sink.py");
-        let (proc, port, log) = spawn_recorder(&python_with_aiosmtpd(), &script, dir, "smtp", args);
+        let port_file = dir.join("smtp.port");
+        let log = dir.join("smtp.jsonl");
+        let proc = Proc(
+            Command::new(python_with_aiosmtpd())
+                .arg(script)
+                .arg("--port-file")
+                .arg(&port_file)
+                .arg("--log")
+                .arg(&log)
+                .args(["--max-lifetime", "600"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("smtp_sink starts"),
+        );
+        let port = || {
+            std::fs::read_to_string(&port_file)
+                .ok()?
+                .trim()
+                .parse::<u16>()
+                .ok()
+        };
+        assert!(
+            wait_for(Duration::from_secs(10), || port().is_some()),
+            "smtp_sink did not start"
+        );
         SmtpSink {
             _proc: proc,
-            port,
+            port: port().unwrap(),
             log,
         }
     }
@@ -247,23 +273,14 @@ struct Broker {
     _proc: Proc,
 }
 
-fn need(program: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-        || Path::new("/usr/sbin").join(program).exists();
-    assert!(found, "{program} is missing: install the {package} package");
-}
-
-fn mosquitto_bin() -> PathBuf {
-    need("mosquitto", "mosquitto");
-    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("mosquitto"))
+/// A program of the `mosquitto` package, which Debian puts in /usr/sbin (not on every
+/// user's PATH).
+fn mosquitto_program(name: &str) -> PathBuf {
+    let sbin = Path::new("/usr/sbin").join(name);
+    if is_executable(&sbin) {
+        return sbin;
+    }
+    require_program(name, "mosquitto", "the MQTT test")
 }
 
 /// Started as root, mosquitto switches to the user `mosquitto`, who cannot read the
@@ -281,8 +298,7 @@ fn run_as() -> String {
 impl Broker {
     fn start(dir: &Path, port: u16) -> Broker {
         let passwd = dir.join("mosquitto.passwd");
-        need("mosquitto_passwd", "mosquitto");
-        let ok = Command::new("mosquitto_passwd")
+        let ok = Command::new(mosquitto_program("mosquitto_passwd"))
             .args(["-b", "-c"])
             .arg(&passwd)
             .args(["lw", "mq-pass"])
@@ -302,7 +318,7 @@ impl Broker {
         .unwrap();
         let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
         let proc = Proc(
-            Command::new(mosquitto_bin())
+            Command::new(mosquitto_program("mosquitto"))
                 .arg("-c")
                 .arg(&conf)
                 .stdout(Stdio::null())
@@ -320,10 +336,10 @@ impl Broker {
 
 /// `mosquitto_sub` on `topic`, one `RETAIN TOPIC PAYLOAD` line per message into `out`.
 fn subscriber(port: u16, topic: &str, out: &Path, extra: &[&str]) -> Proc {
-    need("mosquitto_sub", "mosquitto-clients");
+    let sub = require_program("mosquitto_sub", "mosquitto-clients", "the MQTT test");
     let f = std::fs::File::create(out).unwrap();
     Proc(
-        Command::new("mosquitto_sub")
+        Command::new(sub)
             .args(["-h", "127.0.0.1", "-p", &port.to_string()])
             .args(["-u", "lw", "-P", "mq-pass", "-q", "1", "-t", topic])
             .args(["-F", "%r %t %p"])
@@ -337,8 +353,9 @@ fn subscriber(port: u16, topic: &str, out: &Path, extra: &[&str]) -> Proc {
 
 /// Publish probes until the subscriber writing `out` has seen one: it is subscribed.
 fn wait_subscribed(port: u16, out: &Path) {
+    let publish = require_program("mosquitto_pub", "mosquitto-clients", "the MQTT test");
     let ok = wait_for(Duration::from_secs(10), || {
-        let _ = Command::new("mosquitto_pub")
+        let _ = Command::new(&publish)
             .args(["-h", "127.0.0.1", "-p", &port.to_string()])
             .args([
                 "-u",
@@ -669,9 +686,9 @@ command = []
 /// A private CA and a certificate for 127.0.0.1 signed by it (openssl): (CA file, cert,
 /// key).
 fn test_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    need("openssl", "openssl");
+    let openssl = require_program("openssl", "openssl", "the e-mail TLS test");
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
+        let out = Command::new(&openssl)
             .args(args)
             .current_dir(dir)
             .output()
