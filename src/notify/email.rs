@@ -96,9 +96,11 @@ fn header_line(s: &str, max: usize) -> String {
     truncate(crate::text::collapse_ws(&s).trim(), max)
 }
 
-/// The default subject: `[Blog] Kind: headline`.
-pub fn subject(m: &Message) -> String {
-    let s = if m.headline.is_empty() {
+/// The default subject: `[Blog] Kind: headline` (a digest: `[Blog] 8 updates`).
+pub fn subject(m: &Message, digest: bool) -> String {
+    let s = if digest {
+        format!("[{}] {}", m.blog, m.headline)
+    } else if m.headline.is_empty() {
         format!("[{}] {}", m.blog, m.label)
     } else {
         format!("[{}] {}: {}", m.blog, m.label, m.headline)
@@ -237,7 +239,7 @@ impl Email {
         let id = message_id(&e.id, &domain);
         let subject = match &self.subject {
             Some(t) => header_line(&t.render(e, Mode::Text).map_err(template_error)?, 250),
-            None => subject(&m),
+            None => subject(&m, e.id.starts_with("evt_digest_")),
         };
         let mut b = lettre::Message::builder()
             .from(self.from.clone())
@@ -386,6 +388,59 @@ mod tests {
         };
         let raw = String::from_utf8(email().message(&d).unwrap().formatted()).unwrap();
         assert!(raw.contains("In-Reply-To: <first@desk.example>"), "{raw}");
+    }
+
+    #[test]
+    fn config_keys() {
+        let env = |k: &str| (k == "PW").then(|| "secret".to_string());
+        let cfg = |body: &str| {
+            crate::config::parse(
+                &format!("[[notifier]]\nname = \"m\"\ntype = \"email\"\n{body}"),
+                "c.toml",
+                &env,
+            )
+        };
+        let c = cfg("smtp = \"smtps://mail.example\"\nfrom = \"a@b.example\"\nto = \"c@d.example\"\npassword = \"${PW}\"\nusername = \"u\"").unwrap();
+        match &c.notifiers[0].kind {
+            crate::config::NotifierKind::Email {
+                port,
+                security,
+                to,
+                password,
+                ..
+            } => {
+                assert_eq!((*port, *security), (465, Security::Tls));
+                assert_eq!(to, &vec!["c@d.example".to_string()]);
+                assert_eq!(password.as_deref(), Some("secret"));
+            }
+            k => panic!("{k:?}"),
+        }
+        let c = cfg("smtp = \"smtp://mail.example\"\nfrom = \"a@b.example\"\nto = [\"c@d.example\", \"E <e@d.example>\"]").unwrap();
+        match &c.notifiers[0].kind {
+            crate::config::NotifierKind::Email {
+                port, security, to, ..
+            } => {
+                assert_eq!((*port, *security), (587, Security::StartTls));
+                assert_eq!(to.len(), 2);
+            }
+            k => panic!("{k:?}"),
+        }
+        let e = cfg("smtp = \"smtps://mail.example\"\ntls = \"starttls\"\nfrom = \"not an address\"\nto = []").unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("does not go with smtps"), "{e}");
+        let e = cfg("smtp = \"http://mail.example\"\nfrom = \"x\"\nto = \"y\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("smtp:// or smtps://"), "{e}");
+        let e = cfg(
+            "smtp = \"smtp://mail.example\"\nfrom = \"bad\"\nto = [\"ok@x.example\", \"nope\"]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("\"bad\" is not an e-mail address") && e.contains("\"nope\""),
+            "{e}"
+        );
     }
 
     #[test]

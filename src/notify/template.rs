@@ -437,6 +437,26 @@ mod tests {
     }
 
     #[test]
+    fn chat_text_from_a_template_is_escaped_by_the_preset() {
+        let t = BodyTemplate::parse("{{ label }} · {{ headline }} <{{ url }}>", false).unwrap();
+        let mut e = crate::notify::message::tests::correction();
+        e.post.as_mut().unwrap().headline = Some("<!channel> & co".into());
+        let m = message(Some(&t), &e).unwrap();
+        assert_eq!(
+            m.text,
+            "Correction · <!channel> & co <https://news.example/live#p1>"
+        );
+        assert!(m.previous.is_none());
+        let p = crate::notify::slack::payload(&m, true);
+        let section = p["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            section.contains("Correction · &lt;!channel&gt; &amp; co &lt;https:"),
+            "{section}"
+        );
+        assert!(!section.contains("<!channel>"), "{section}");
+    }
+
+    #[test]
     fn json_detection() {
         assert!(looks_like_json(" {\"a\": 1}"));
         assert!(looks_like_json("[{{ kind }}]"));
