@@ -860,9 +860,12 @@ impl Validator<'_> {
                 && (raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n")),
         );
         let (l0, c0) = line_col(self.src, span.start);
-        let (line, col) = match line {
-            Some(l) if l > 1 || skip == 1 => (l0 + l - 1 + skip, 1),
-            _ => (l0, c0),
+        let multi_line = self.src.get(span.clone()).is_some_and(|v| v.contains('\n'));
+        let (line, col, message) = match line {
+            Some(l) if multi_line && (l > 1 || skip == 1) => (l0 + l - 1 + skip, 1, message),
+            // A one-line string (perhaps with \n escapes): point at it, name the line.
+            Some(l) if l > 1 => (l0, c0, format!("{message} (line {l} of the template)")),
+            _ => (l0, c0, message),
         };
         self.errors.push(ConfigError {
             file: self.file.to_string(),
@@ -1038,6 +1041,13 @@ impl Validator<'_> {
             );
             return None;
         };
+        if url.get_ref().starts_with("mqtts:") {
+            self.err(
+                url.span(),
+                "mqtts:// (MQTT over TLS) is not supported yet; use mqtt:// (a local broker, or a TLS-terminating proxy)",
+            );
+            return None;
+        }
         let (_, host, port, u) = self.server_url(url, &["mqtt"])?;
         let topic = match &n.topic {
             Some(t) => {

@@ -457,6 +457,15 @@ mod tests {
     }
 
     #[test]
+    fn config_errors_point_into_the_file() {
+        let src = "[[notifier]]\nname = \"s\"\ntype = \"stdout\"\ntemplate = \"a\\n{{ kind | nope }}\"\n\n[[notifier]]\nname = \"t\"\ntype = \"stdout\"\ntemplate = \'\'\'\nfine\n{% if %}\n\'\'\'\n";
+        let e = crate::config::parse(src, "c.toml", &|_| None).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].col), (4, 12), "{e}");
+        assert!(e.0[0].message.contains("(line 2 of the template)"), "{e}");
+        assert_eq!((e.0[1].line, e.0[1].col), (11, 1), "{e}");
+    }
+
+    #[test]
     fn json_detection() {
         assert!(looks_like_json(" {\"a\": 1}"));
         assert!(looks_like_json("[{{ kind }}]"));
