@@ -444,6 +444,28 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_subjects_and_long_lines_are_encoded() {
+        let mut e = crate::notify::message::tests::correction();
+        e.post.as_mut().unwrap().headline =
+            Some("Selenskyj in Kyjiw — „Danke“\r\nBcc: x@evil".into());
+        e.post.as_mut().unwrap().body = "wörd ".repeat(400);
+        let d = Delivery {
+            event: &e,
+            earlier_remote_id: None,
+            attempt: 1,
+        };
+        let raw = String::from_utf8(email().message(&d).unwrap().formatted()).unwrap();
+        let subject = raw.lines().find(|l| l.starts_with("Subject:")).unwrap();
+        assert!(subject.contains("=?utf-8?"), "{subject}");
+        let head = raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            head.lines().all(|l| !l.starts_with("Bcc")),
+            "no header injection: {head}"
+        );
+        assert!(raw.lines().all(|l| l.len() <= 998), "line length limit");
+    }
+
+    #[test]
     fn html_body_marks_the_diff() {
         let e = crate::notify::message::tests::correction();
         let h = html_body(&e);

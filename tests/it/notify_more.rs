@@ -864,3 +864,56 @@ retry_wait = "100ms"
     }
     assert!(html.contains("<li>"), "{html}");
 }
+
+#[test]
+fn notify_test_reaches_email_and_command_and_reports_a_broker_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(dir.path(), &[]);
+    let got = dir.path().join("test-event.json");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[notifier]]
+name = "mail"
+type = "email"
+smtp = "smtp://127.0.0.1:{}"
+tls = "none"
+from = "lw@desk.example"
+to = "editor@desk.example"
+subject = "Test from {{{{ name }}}}"
+
+[[notifier]]
+name = "cmd"
+type = "command"
+command = ["tee", "{}"]
+
+[[notifier]]
+name = "mq"
+type = "mqtt"
+url = "mqtt://127.0.0.1:{}"
+timeout = "2s"
+"#,
+            smtp.port,
+            got.display(),
+            free_port()
+        ),
+    );
+    let out = livewatch()
+        .args(["notify-test", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "one failed: {text}");
+    assert!(text.contains("mail (email): delivered"), "{text}");
+    assert!(text.contains("cmd (command): delivered"), "{text}");
+    assert!(text.contains("mq (mqtt): FAILED: MQTT"), "{text}");
+    let mails = smtp.accepted();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(header(&mails[0], "Subject"), "Test from livewatch");
+    assert_eq!(header(&mails[0], "X-Livewatch-Event"), "test");
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(event["kind"], "test");
+}
