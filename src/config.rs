@@ -779,31 +779,7 @@ impl Validator<'_> {
             }
             "email" => self.email(n)?,
             "mqtt" => self.mqtt(n)?,
-            "command" => match &n.command {
-                Some(c) if c.get_ref().first().is_some_and(|p| !p.is_empty()) => {
-                    NotifierKind::Command {
-                        argv: c
-                            .get_ref()
-                            .iter()
-                            .map(|a| self.expand_at(a, c.span()))
-                            .collect(),
-                    }
-                }
-                Some(c) => {
-                    self.err(
-                        c.span(),
-                        "command must name a program: command = [\"PROGRAM\", \"ARG\", …]",
-                    );
-                    return None;
-                }
-                None => {
-                    self.err(
-                        n.kind.span(),
-                        "a command notifier needs command = [\"PROGRAM\", \"ARG\", …]",
-                    );
-                    return None;
-                }
-            },
+            "command" => self.command(n)?,
             other => {
                 self.err(
                     n.kind.span(),
@@ -936,6 +912,33 @@ impl Validator<'_> {
             .trim_end_matches(']')
             .to_string();
         Some((u.scheme().to_string(), host, u.port().unwrap_or(0), u))
+    }
+
+    fn command(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
+        match &n.command {
+            Some(c) if c.get_ref().first().is_some_and(|p| !p.is_empty()) => {
+                let argv = c
+                    .get_ref()
+                    .iter()
+                    .map(|a| self.expand_at(a, c.span()))
+                    .collect();
+                Some(NotifierKind::Command { argv })
+            }
+            Some(c) => {
+                self.err(
+                    c.span(),
+                    "command must name a program: command = [\"PROGRAM\", \"ARG\", …]",
+                );
+                None
+            }
+            None => {
+                self.err(
+                    n.kind.span(),
+                    "a command notifier needs command = [\"PROGRAM\", \"ARG\", …]",
+                );
+                None
+            }
+        }
     }
 
     fn email(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
