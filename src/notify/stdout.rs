@@ -51,7 +51,18 @@ impl Notifier for Stdout {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
         let line = if let Some(t) = &self.template {
             let out = super::template::render_body(t, d.event)?;
-            String::from_utf8_lossy(&out).trim_end().to_string()
+            // Page text must not reach the terminal as escape sequences.
+            String::from_utf8_lossy(&out)
+                .trim_end()
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\n' && c != '\t' {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect()
         } else if self.json {
             serde_json::to_string(d.event).map_err(|e| DeliveryError::Permanent(e.to_string()))?
         } else {
