@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -13,6 +14,8 @@ use toml::Spanned;
 
 use crate::extract::{Selectors, Strategy};
 use crate::model::EventKind;
+use crate::notify::email::Security;
+use crate::notify::template::BodyTemplate;
 
 /// The fastest interval livewatch accepts (tests and local pages need it).
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -166,6 +169,43 @@ pub struct NotifierFile {
     /// First wait between delivery attempts (default 1s); it doubles per attempt, with
     /// jitter, up to 10 minutes.
     pub retry_wait: Option<Dur>,
+    /// The message body as a minijinja template (see `notify::template`).
+    pub template: Option<Spanned<String>>,
+    /// E-mail: `smtp://HOST:PORT` or `smtps://HOST:PORT`.
+    pub smtp: Option<Spanned<String>>,
+    /// E-mail: `starttls` (default), `tls` or `none`.
+    pub tls: Option<Spanned<String>>,
+    /// E-mail and MQTT login.
+    pub username: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    /// E-mail sender and recipients.
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<OneOrMany>>,
+    /// E-mail: the subject line as a template.
+    pub subject: Option<Spanned<String>>,
+    /// MQTT: topic template, QoS 0-2, retain flag.
+    pub topic: Option<Spanned<String>>,
+    pub qos: Option<Spanned<u8>>,
+    pub retain: Option<bool>,
+    /// Command notifier: the program and its arguments (no shell).
+    pub command: Option<Spanned<Vec<String>>>,
+}
+
+/// A string or a list of strings (`to = "a@x"` or `to = ["a@x", "b@x"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// A validated config: what the daemon runs on.
@@ -258,6 +298,8 @@ pub struct NotifierSpec {
     pub timeout: Duration,
     /// First wait between delivery attempts; doubles per attempt up to 10 minutes.
     pub retry_wait: Duration,
+    /// The message body template, when one is set.
+    pub template: Option<Arc<BodyTemplate>>,
 }
 
 /// The notifier types and their own settings.
@@ -292,6 +334,28 @@ pub enum NotifierKind {
         token: String,
         chat_id: String,
     },
+    Email {
+        host: String,
+        port: u16,
+        security: Security,
+        username: Option<String>,
+        password: Option<String>,
+        from: String,
+        to: Vec<String>,
+        subject: Option<Arc<BodyTemplate>>,
+    },
+    Mqtt {
+        host: String,
+        port: u16,
+        username: Option<String>,
+        password: Option<String>,
+        topic: String,
+        qos: u8,
+        retain: bool,
+    },
+    Command {
+        argv: Vec<String>,
+    },
 }
 
 impl NotifierKind {
@@ -304,6 +368,9 @@ impl NotifierKind {
             NotifierKind::Discord { .. } => "discord",
             NotifierKind::Ntfy { .. } => "ntfy",
             NotifierKind::Telegram { .. } => "telegram",
+            NotifierKind::Email { .. } => "email",
+            NotifierKind::Mqtt { .. } => "mqtt",
+            NotifierKind::Command { .. } => "command",
         }
     }
 }
@@ -664,6 +731,7 @@ impl Validator<'_> {
             });
             headers.insert(k.clone(), v);
         }
+        let template = self.template(n);
         let kind = match n.kind.get_ref().as_str() {
             "stdout" => NotifierKind::Stdout {
                 json: n.json.unwrap_or(false),
@@ -709,11 +777,14 @@ impl Validator<'_> {
                     }
                 }
             }
+            "email" => self.email(n)?,
+            "mqtt" => self.mqtt(n)?,
+            "command" => self.command(n)?,
             other => {
                 self.err(
                     n.kind.span(),
                     format!(
-                        "unknown notifier type {other:?}; types are stdout, desktop, webhook, slack, discord, ntfy, telegram"
+                        "unknown notifier type {other:?}; types are stdout, desktop, webhook, slack, discord, ntfy, telegram, email, mqtt, command"
                     ),
                 );
                 return None;
@@ -742,6 +813,285 @@ impl Validator<'_> {
                 .unwrap_or(Duration::from_secs(24 * 3600)),
             timeout: n.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
             retry_wait: n.retry_wait.map(|d| d.0).unwrap_or(Duration::from_secs(1)),
+            template,
+        })
+    }
+}
+
+/// The keys of the second-round notifier types (email, mqtt, command) and templates.
+impl Validator<'_> {
+    /// Expand `${VAR}` in a value inside a list (errors point at the list).
+    fn expand_at(&mut self, s: &str, span: std::ops::Range<usize>) -> String {
+        let s = Spanned::new(span, s.to_string());
+        self.expand(&s)
+    }
+
+    /// Where a template's own line `line` (1-based) is in the file.
+    fn template_err(&mut self, t: &Spanned<String>, line: Option<usize>, message: String) {
+        let span = t.span();
+        let raw = &self.src[span.start.min(self.src.len())..];
+        // A multi-line string's first newline is not part of the value.
+        let skip = usize::from(
+            (raw.starts_with("\"\"\"") || raw.starts_with("'''"))
+                && (raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n")),
+        );
+        let (l0, c0) = line_col(self.src, span.start);
+        let multi_line = self.src.get(span.clone()).is_some_and(|v| v.contains('\n'));
+        let (line, col, message) = match line {
+            Some(l) if multi_line && (l > 1 || skip == 1) => (l0 + l - 1 + skip, 1, message),
+            // A one-line string (perhaps with \n escapes): point at it, name the line.
+            Some(l) if l > 1 => (l0, c0, format!("{message} (line {l} of the template)")),
+            _ => (l0, c0, message),
+        };
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            col,
+            message,
+        });
+    }
+
+    /// Compile a template (`json`: the body must be JSON).
+    fn compile(
+        &mut self,
+        t: &Spanned<String>,
+        what: &str,
+        json: bool,
+    ) -> Option<Arc<BodyTemplate>> {
+        match BodyTemplate::parse(t.get_ref(), json) {
+            Ok(b) => Some(Arc::new(b)),
+            Err(e) => {
+                self.template_err(t, e.line, format!("{what}: {}", e.message));
+                None
+            }
+        }
+    }
+
+    /// The notifier's `template`, compiled for where its output goes.
+    fn template(&mut self, n: &NotifierFile) -> Option<Arc<BodyTemplate>> {
+        let t = n.template.as_ref()?;
+        let json = match n.kind.get_ref().as_str() {
+            "webhook" => true,
+            "mqtt" | "command" => crate::notify::template::looks_like_json(t.get_ref()),
+            _ => false,
+        };
+        self.compile(t, "template", json)
+    }
+
+    /// `host:port` of a `SCHEME://HOST:PORT` URL with one of `schemes`.
+    fn server_url(
+        &mut self,
+        s: &Spanned<String>,
+        schemes: &[&str],
+    ) -> Option<(String, String, u16, url::Url)> {
+        let v = self.expand(s);
+        let u = match url::Url::parse(&v) {
+            Ok(u) => u,
+            Err(e) => {
+                self.err(s.span(), format!("{v:?} is not a valid URL: {e}"));
+                return None;
+            }
+        };
+        if !schemes.contains(&u.scheme()) {
+            self.err(
+                s.span(),
+                format!(
+                    "the URL must start with {}, not {}:",
+                    schemes.join(":// or ") + "://",
+                    u.scheme()
+                ),
+            );
+            return None;
+        }
+        let Some(host) = u.host_str().filter(|h| !h.is_empty()) else {
+            self.err(s.span(), format!("{v:?} has no host"));
+            return None;
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        Some((u.scheme().to_string(), host, u.port().unwrap_or(0), u))
+    }
+
+    fn command(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
+        match &n.command {
+            Some(c) if c.get_ref().first().is_some_and(|p| !p.is_empty()) => {
+                let argv = c
+                    .get_ref()
+                    .iter()
+                    .map(|a| self.expand_at(a, c.span()))
+                    .collect();
+                Some(NotifierKind::Command { argv })
+            }
+            Some(c) => {
+                self.err(
+                    c.span(),
+                    "command must name a program: command = [\"PROGRAM\", \"ARG\", …]",
+                );
+                None
+            }
+            None => {
+                self.err(
+                    n.kind.span(),
+                    "a command notifier needs command = [\"PROGRAM\", \"ARG\", …]",
+                );
+                None
+            }
+        }
+    }
+
+    fn email(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
+        let Some(smtp) = &n.smtp else {
+            self.err(
+                n.kind.span(),
+                "an email notifier needs smtp = \"smtp://HOST:PORT\"",
+            );
+            return None;
+        };
+        let (scheme, host, port, _) = self.server_url(smtp, &["smtp", "smtps"])?;
+        let security = match (
+            n.tls.as_ref().map(|t| t.get_ref().as_str()),
+            scheme.as_str(),
+        ) {
+            (None, "smtps") | (Some("tls"), _) => Security::Tls,
+            (None, _) | (Some("starttls"), "smtp") => Security::StartTls,
+            (Some("none"), "smtp") => Security::None,
+            (Some(other), _) => {
+                let t = n.tls.as_ref().map(|t| t.span()).unwrap_or(smtp.span());
+                self.err(
+                    t,
+                    if scheme == "smtps" && matches!(other, "starttls" | "none") {
+                        format!("tls = {other:?} does not go with smtps:// (TLS from the start); use smtp://")
+                    } else {
+                        format!("tls = {other:?}: use \"starttls\", \"tls\" or \"none\"")
+                    },
+                );
+                return None;
+            }
+        };
+        let port = match (port, security) {
+            (0, Security::Tls) => 465,
+            (0, Security::StartTls) => 587,
+            (0, Security::None) => 25,
+            (p, _) => p,
+        };
+        let addr = |v: &mut Self, s: &Spanned<String>| {
+            let a = v.expand(s);
+            match crate::notify::email::mailbox(&a) {
+                Ok(_) => Some(a),
+                Err(e) => {
+                    v.err(s.span(), e);
+                    None
+                }
+            }
+        };
+        let from = match &n.from {
+            Some(f) => addr(self, f),
+            None => {
+                self.err(
+                    n.kind.span(),
+                    "an email notifier needs from = \"livewatch@…\"",
+                );
+                None
+            }
+        };
+        let mut to = Vec::new();
+        match &n.to {
+            Some(t) => {
+                for a in t.get_ref().to_vec() {
+                    let s = Spanned::new(t.span(), a);
+                    to.extend(addr(self, &s));
+                }
+                if t.get_ref().to_vec().is_empty() {
+                    self.err(t.span(), "to needs at least one address");
+                }
+            }
+            None => self.err(
+                n.kind.span(),
+                "an email notifier needs to = \"…\" (or a list)",
+            ),
+        }
+        let subject = n
+            .subject
+            .as_ref()
+            .and_then(|s| self.compile(s, "subject", false));
+        let username = n.username.as_ref().map(|s| self.expand(s));
+        let password = n.password.as_ref().map(|s| self.expand(s));
+        if security == Security::None && username.is_some() {
+            tracing::warn!(
+                "email notifier {:?}: sending the password without TLS",
+                n.name.get_ref()
+            );
+        }
+        Some(NotifierKind::Email {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from: from?,
+            to,
+            subject,
+        })
+    }
+
+    fn mqtt(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
+        let Some(url) = &n.url else {
+            self.err(
+                n.kind.span(),
+                "an mqtt notifier needs url = \"mqtt://HOST:PORT\"",
+            );
+            return None;
+        };
+        if url.get_ref().starts_with("mqtts:") {
+            self.err(
+                url.span(),
+                "mqtts:// (MQTT over TLS) is not supported yet; use mqtt:// (a local broker, or a TLS-terminating proxy)",
+            );
+            return None;
+        }
+        let (_, host, port, u) = self.server_url(url, &["mqtt"])?;
+        let topic = match &n.topic {
+            Some(t) => {
+                if let Err(e) = crate::notify::mqtt::check_topic(t.get_ref()) {
+                    self.err(t.span(), e);
+                }
+                t.get_ref().clone()
+            }
+            None => crate::notify::mqtt::DEFAULT_TOPIC.to_string(),
+        };
+        let qos = match &n.qos {
+            Some(q) if *q.get_ref() > 2 => {
+                self.err(q.span(), "qos must be 0, 1 or 2");
+                1
+            }
+            Some(q) => *q.get_ref(),
+            None => 1,
+        };
+        let from_url = |s: &str| {
+            (!s.is_empty()).then(|| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        };
+        Some(NotifierKind::Mqtt {
+            host,
+            port: if port == 0 { 1883 } else { port },
+            username: n
+                .username
+                .as_ref()
+                .map(|s| self.expand(s))
+                .or_else(|| from_url(u.username())),
+            password: n
+                .password
+                .as_ref()
+                .map(|s| self.expand(s))
+                .or_else(|| u.password().and_then(from_url)),
+            topic,
+            qos,
+            retain: n.retain.unwrap_or(false),
         })
     }
 }

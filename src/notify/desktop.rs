@@ -28,6 +28,8 @@ pub struct Desktop {
     critical_urgency: bool,
     // A std Mutex: held only for a few assignments, never across an .await.
     state: Mutex<State>,
+    /// The message text as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 #[derive(Default)]
@@ -84,6 +86,7 @@ impl Desktop {
             name: name.to_string(),
             critical_urgency,
             state: Mutex::new(State::default()),
+            template: None,
         }
     }
 
@@ -108,7 +111,7 @@ impl Desktop {
 #[async_trait]
 impl Notifier for Desktop {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let m = Message::of(d.event);
+        let m = super::template::message(self.template.as_deref(), d.event)?;
         let caps = self.state().caps.clone();
         let caps = match caps {
             Some(c) => Some(c),

@@ -15,6 +15,8 @@ use crate::text::truncate;
 pub struct Discord {
     http: Http,
     url: String,
+    /// The message text as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 /// Embed colours: blue for news, amber for edits, red for corrections and removals.
@@ -55,7 +57,11 @@ pub fn payload(m: &Message, quote_previous: bool) -> Value {
 
 impl Discord {
     pub fn new(http: Http, url: String) -> Self {
-        Discord { http, url }
+        Discord {
+            http,
+            url,
+            template: None,
+        }
     }
 
     /// The webhook URL with `extra` path segments and `wait=true`, keeping its own query
@@ -92,7 +98,7 @@ impl Discord {
 #[async_trait]
 impl Notifier for Discord {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let m = Message::of(d.event);
+        let m = super::template::message(self.template.as_deref(), d.event)?;
         if let Some(id) = &d.earlier_remote_id {
             let req = self
                 .http

@@ -2,14 +2,18 @@
 //! events from the outbox in order, call [`Notifier::deliver`], and record the result
 //! (done, retry later, or dead-letter).
 
+pub mod command;
 pub mod desktop;
 pub mod discord;
+pub mod email;
 pub mod http;
 pub mod message;
+pub mod mqtt;
 pub mod ntfy;
 pub mod slack;
 pub mod stdout;
 pub mod telegram;
+pub mod template;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -77,46 +81,128 @@ pub trait Notifier: Send + Sync {
 /// pool) and apply the spec's own timeout per request.
 pub fn build(spec: &NotifierSpec, client: &reqwest::Client) -> Arc<dyn Notifier> {
     let http = http::Http::new(client.clone(), spec.timeout);
+    let template = &spec.template;
     match &spec.kind {
-        NotifierKind::Stdout { json } => Arc::new(stdout::Stdout::new(*json)),
+        NotifierKind::Stdout { json } => {
+            let mut n = stdout::Stdout::new(*json);
+            n.template = template.clone();
+            Arc::new(n)
+        }
         NotifierKind::Desktop { critical_urgency } => {
-            Arc::new(desktop::Desktop::new(&spec.name, *critical_urgency))
+            let mut n = desktop::Desktop::new(&spec.name, *critical_urgency);
+            n.template = template.clone();
+            Arc::new(n)
         }
         NotifierKind::Webhook {
             url,
             secret,
             headers,
-        } => Arc::new(webhook::Webhook::new(
-            http,
-            url.clone(),
-            secret.clone(),
-            headers.clone(),
-        )),
+        } => {
+            let mut n = webhook::Webhook::new(http, url.clone(), secret.clone(), headers.clone());
+            n.template = template.clone();
+            Arc::new(n)
+        }
         NotifierKind::Slack {
             url,
             token,
             channel,
-        } => Arc::new(slack::Slack::new(
-            http,
-            url.clone(),
-            token.clone(),
-            channel.clone(),
-        )),
-        NotifierKind::Discord { url } => Arc::new(discord::Discord::new(http, url.clone())),
+        } => {
+            let mut n = slack::Slack::new(http, url.clone(), token.clone(), channel.clone());
+            n.template = template.clone();
+            Arc::new(n)
+        }
+        NotifierKind::Discord { url } => {
+            let mut n = discord::Discord::new(http, url.clone());
+            n.template = template.clone();
+            Arc::new(n)
+        }
         NotifierKind::Ntfy {
             url,
             token,
             priority,
-        } => Arc::new(ntfy::Ntfy::new(http, url.clone(), token.clone(), *priority)),
+        } => {
+            let mut n = ntfy::Ntfy::new(http, url.clone(), token.clone(), *priority);
+            n.template = template.clone();
+            Arc::new(n)
+        }
         NotifierKind::Telegram {
             url,
             token,
             chat_id,
-        } => Arc::new(telegram::Telegram::new(
-            http,
-            url.clone(),
-            token.clone(),
-            chat_id.clone(),
+        } => {
+            let mut n = telegram::Telegram::new(http, url.clone(), token.clone(), chat_id.clone());
+            n.template = template.clone();
+            Arc::new(n)
+        }
+        NotifierKind::Email {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from,
+            to,
+            subject,
+        } => {
+            let smtp = email::Smtp {
+                host: host.clone(),
+                port: *port,
+                security: *security,
+                username: username.clone(),
+                password: password.clone(),
+                timeout: spec.timeout,
+            };
+            match (
+                email::mailbox(from),
+                to.iter().map(|a| email::mailbox(a)).collect(),
+            ) {
+                (Ok(from), Ok(to)) => Arc::new(email::Email::new(
+                    smtp,
+                    from,
+                    to,
+                    subject.clone(),
+                    template.clone(),
+                )),
+                (Err(e), _) | (_, Err(e)) => Arc::new(Broken(e)),
+            }
+        }
+        NotifierKind::Mqtt {
+            host,
+            port,
+            username,
+            password,
+            topic,
+            qos,
+            retain,
+        } => Arc::new(mqtt::Mqtt::new(
+            mqtt::MqttTarget {
+                host: host.clone(),
+                port: *port,
+                username: username.clone(),
+                password: password.clone(),
+                topic: topic.clone(),
+                qos: *qos,
+                retain: *retain,
+            },
+            &spec.name,
+            spec.timeout,
+            template.clone(),
         )),
+        NotifierKind::Command { argv } => Arc::new(command::Command::new(
+            argv.clone(),
+            spec.timeout,
+            template.clone(),
+        )),
+    }
+}
+
+/// A notifier whose settings cannot work (the config check reports them first): every
+/// delivery is refused with the reason.
+struct Broken(String);
+
+#[async_trait]
+impl Notifier for Broken {
+    async fn deliver(&self, _: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        Err(DeliveryError::Permanent(self.0.clone()))
     }
 }

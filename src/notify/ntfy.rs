@@ -17,6 +17,8 @@ pub struct Ntfy {
     url: String,
     token: Option<String>,
     priority: Option<u8>,
+    /// The message text as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 /// A header value: ASCII as is, anything else as an RFC 2047 encoded word (ntfy decodes
@@ -73,6 +75,7 @@ impl Ntfy {
             url,
             token,
             priority,
+            template: None,
         }
     }
 }
@@ -80,7 +83,7 @@ impl Ntfy {
 #[async_trait]
 impl Notifier for Ntfy {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let m = Message::of(d.event);
+        let m = super::template::message(self.template.as_deref(), d.event)?;
         let (headers, body) = request(&m, self.priority);
         let mut req = self.http.client().post(&self.url);
         for (k, v) in headers {

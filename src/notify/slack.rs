@@ -18,6 +18,8 @@ pub struct Slack {
     url: String,
     token: Option<String>,
     channel: Option<String>,
+    /// The message text as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 /// Escape the three characters Slack's mrkdwn reserves.
@@ -67,6 +69,7 @@ impl Slack {
             url,
             token,
             channel,
+            template: None,
         }
     }
 
@@ -99,7 +102,7 @@ impl Slack {
 #[async_trait]
 impl Notifier for Slack {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let m = Message::of(d.event);
+        let m = super::template::message(self.template.as_deref(), d.event)?;
         let (Some(token), Some(channel)) = (&self.token, &self.channel) else {
             let req = super::http::json(self.http.client().post(&self.url), &payload(&m, true));
             self.http.send(req).await?;

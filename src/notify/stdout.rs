@@ -10,11 +10,16 @@ use crate::model::{Event, EventKind};
 /// Prints events to standard output.
 pub struct Stdout {
     json: bool,
+    /// What to print per event as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 impl Stdout {
     pub fn new(json: bool) -> Self {
-        Stdout { json }
+        Stdout {
+            json,
+            template: None,
+        }
     }
 }
 
@@ -44,7 +49,21 @@ pub fn human(event: &Event) -> String {
 #[async_trait]
 impl Notifier for Stdout {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let line = if self.json {
+        let line = if let Some(t) = &self.template {
+            let out = super::template::render_body(t, d.event)?;
+            // Page text must not reach the terminal as escape sequences.
+            String::from_utf8_lossy(&out)
+                .trim_end()
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\n' && c != '\t' {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        } else if self.json {
             serde_json::to_string(d.event).map_err(|e| DeliveryError::Permanent(e.to_string()))?
         } else {
             human(d.event)

@@ -21,6 +21,8 @@ pub struct Telegram {
     url: String,
     token: String,
     chat_id: String,
+    /// The message text as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 /// The message text (plain, no parse mode, so nothing needs escaping).
@@ -47,6 +49,7 @@ impl Telegram {
             url,
             token,
             chat_id,
+            template: None,
         }
     }
 
@@ -85,7 +88,7 @@ impl Telegram {
 #[async_trait]
 impl Notifier for Telegram {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let m = Message::of(d.event);
+        let m = super::template::message(self.template.as_deref(), d.event)?;
         if let Some(id) = &d.earlier_remote_id {
             let req = self.http.client().post(self.method("editMessageText"));
             let req = super::http::json(req, &self.edit_body(&m, id));

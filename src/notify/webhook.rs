@@ -26,6 +26,8 @@ pub struct Webhook {
     url: String,
     secret: Option<String>,
     headers: BTreeMap<String, String>,
+    /// The JSON body as a template (`template = …`), when set.
+    pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 impl Webhook {
@@ -40,6 +42,16 @@ impl Webhook {
             url,
             secret,
             headers,
+            template: None,
+        }
+    }
+
+    /// The body of one delivery: the event JSON, or the rendered template (valid JSON).
+    pub fn body(&self, event: &crate::model::Event) -> Result<Vec<u8>, DeliveryError> {
+        match &self.template {
+            Some(t) => super::template::render_body(t, event),
+            None => serde_json::to_vec(event)
+                .map_err(|e| DeliveryError::Permanent(format!("cannot encode the event: {e}"))),
         }
     }
 
@@ -63,8 +75,7 @@ impl Webhook {
 #[async_trait]
 impl Notifier for Webhook {
     async fn deliver(&self, d: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
-        let body = serde_json::to_vec(d.event)
-            .map_err(|e| DeliveryError::Permanent(format!("cannot encode the event: {e}")))?;
+        let body = self.body(d.event)?;
         let mut req = self.http.client().post(&self.url);
         for (k, v) in self.headers_for(d, &body) {
             req = req.header(k, v);

@@ -26,6 +26,7 @@ mod noise;
 mod notify_crash;
 mod notify_desktop;
 mod notify_filters;
+mod notify_more;
 mod notify_presets;
 mod notify_webhook;
 mod replay_record;
