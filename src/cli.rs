@@ -52,6 +52,22 @@ enum Command {
     Record(RecordArgs),
     /// Run the pipeline over a recording offline; print the events the daemon would have sent.
     Replay(ReplayArgs),
+    /// See livewatch work: serve a built-in live blog on 127.0.0.1 that changes (a new
+    /// post, an edit, a correction, a removal within the first minute) and watch it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Stop after this long (e.g. 60s, 5m; default: until Ctrl-C).
+    #[arg(long = "for", value_name = "D")]
+    duration: Option<String>,
+    /// Print events as JSON lines instead of readable lines.
+    #[arg(long)]
+    json: bool,
+    /// Also send events to: desktop, webhook=URL, slack=URL, discord=URL, ntfy=URL.
+    #[arg(long = "notify", value_name = "SPEC")]
+    notify: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -187,7 +203,11 @@ struct OutboxArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
-    crate::telemetry::init(verbosity);
+    match cli.command {
+        // The demo talks to a newcomer: its own lines and the events, warnings only.
+        Command::Demo(_) if verbosity == 0 => crate::telemetry::init_with("warn"),
+        _ => crate::telemetry::init(verbosity),
+    }
     let result = match cli.command {
         Command::Check(a) => check(a),
         Command::Config {
@@ -200,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Outbox(a) => outbox(a),
         Command::Record(a) => runtime().and_then(|rt| rt.block_on(record(a))),
         Command::Replay(a) => runtime().and_then(|rt| rt.block_on(replay(a))),
+        Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
     };
     match result {
         Ok(code) => code,
@@ -291,6 +312,21 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
+/// The config of a foreground command (`watch`, `demo`): `watches` as TOML tables, a
+/// stdout notifier, and the `--notify` targets.
+fn foreground_config(watches: &str, json: bool, notify: &[String]) -> Result<Config> {
+    let mut t = watches.to_string();
+    t.push_str(&format!(
+        "[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {json}\nburst = 0\n"
+    ));
+    for (i, spec) in notify.iter().enumerate() {
+        t.push_str(&notifier_toml(i + 1, spec)?);
+    }
+    Ok(config::parse(&t, "command line", &|k| {
+        std::env::var(k).ok()
+    })?)
+}
+
 async fn watch(a: WatchArgs) -> Result<ExitCode> {
     let mut t = String::new();
     for u in &a.urls {
@@ -302,16 +338,74 @@ async fn watch(a: WatchArgs) -> Result<ExitCode> {
             a.announce_existing
         ));
     }
-    t.push_str(&format!(
-        "[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {}\nburst = 0\n",
-        a.json
-    ));
-    for (i, spec) in a.notify.iter().enumerate() {
-        t.push_str(&notifier_toml(i + 1, spec)?);
-    }
-    let cfg = config::parse(&t, "command line", &|k| std::env::var(k).ok())?;
+    let cfg = foreground_config(&t, a.json, &a.notify)?;
     let dir = state_dir(a.state, None);
-    serve(cfg, dir, None).await
+    serve(cfg, dir, None, None).await
+}
+
+/// How often `demo` polls its blog.
+const DEMO_INTERVAL: &str = "1s";
+
+async fn demo(a: DemoArgs) -> Result<ExitCode> {
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| duration_arg("--for", d))
+        .transpose()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on 127.0.0.1")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let (title, posts) = crate::demo::source()?;
+    let title = title.unwrap_or_else(|| crate::demo::NAME.to_string());
+    let watches = format!(
+        "[[watch]]\nurl = {}\nname = {}\ninterval = \"{DEMO_INTERVAL}\"\nadaptive = false\n",
+        toml_str(&url),
+        toml_str(crate::demo::NAME),
+    );
+    let cfg = foreground_config(&watches, a.json, &a.notify)?;
+    let state = tempfile::Builder::new()
+        .prefix("livewatch-demo-")
+        .tempdir()
+        .context("cannot create a temporary state directory")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let script = crate::demo::Script::new(posts, chrono::Utc::now(), &url);
+    let over = script.length() + Duration::from_secs(3);
+    let server = tokio::spawn(crate::demo::serve(listener, title, script, stop_rx));
+    if duration.is_none_or(|d| d > over) {
+        tokio::spawn(async move {
+            tokio::time::sleep(over).await;
+            eprintln!("livewatch demo: that was the whole script; the blog changes no more. Ctrl-C to stop.");
+        });
+    }
+    let until = match duration {
+        Some(d) => format!(
+            "for {}",
+            humantime::format_duration(Duration::from_secs(d.as_secs().max(1)))
+        ),
+        None => "until Ctrl-C".to_string(),
+    };
+    eprintln!(
+        "livewatch demo: serving a demo live blog at {url}\n  \
+         (built from {}; open it in a browser to see it change)\n  \
+         and watching it every {DEMO_INTERVAL} {until}: expect a new post within ~{s} s, then an edit, \
+         a correction and a removal, ~{s} s apart{also}.\n  \
+         State is kept in a temporary directory, removed at exit.",
+        crate::demo::SOURCE_LABEL,
+        s = crate::demo::STEP.as_secs(),
+        also = if a.notify.is_empty() {
+            ""
+        } else {
+            " (also sent to your --notify targets)"
+        },
+    );
+    let code = serve(cfg, state.path().to_path_buf(), None, duration).await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    state
+        .close()
+        .context("cannot remove the temporary state directory")?;
+    code
 }
 
 async fn run(a: RunArgs) -> Result<ExitCode> {
@@ -321,14 +415,16 @@ async fn run(a: RunArgs) -> Result<ExitCode> {
         cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
     }
     let dir = state_dir(a.state.clone(), Some(&cfg));
-    serve(cfg, dir, Some((path, a))).await
+    serve(cfg, dir, Some((path, a)), None).await
 }
 
-/// Run the daemon until SIGINT/SIGTERM; reload on SIGHUP when there is a config file.
+/// Run the daemon until SIGINT/SIGTERM (or until `stop_after` has passed); reload on
+/// SIGHUP when there is a config file.
 async fn serve(
     cfg: Config,
     dir: PathBuf,
     reload_from: Option<(PathBuf, RunArgs)>,
+    stop_after: Option<Duration>,
 ) -> Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -367,10 +463,18 @@ async fn serve(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut status_every = tokio::time::interval(crate::daemon::supervisor::STATUS_EVERY);
     status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = async {
+        match stop_after {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = &mut deadline => break,
             _ = tick.tick() => {
                 // A blog task stuck in one poll stops the watchdog pings (systemd then
                 // restarts the service) and turns /healthz red.
