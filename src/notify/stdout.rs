@@ -1,11 +1,52 @@
 //! The stdout notifier: a readable line per event, or one JSON event object per line.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
 use super::{Delivered, Delivery, DeliveryError, Notifier};
 use crate::model::{Event, EventKind};
+
+static STOP_WHEN_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Stop the process (as on SIGTERM) when stdout is closed: for the foreground commands,
+/// whose output is the point (`livewatch watch URL | head -3`). A write into the closed
+/// pipe notices it, and so does a check every half second (a quiet blog writes nothing
+/// for a long time). Call from within the async runtime.
+pub fn stop_when_closed() {
+    STOP_WHEN_CLOSED.store(true, Ordering::Relaxed);
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if stdout_closed() {
+                tracing::debug!("stdout closed: stopping");
+                stop();
+                return;
+            }
+        }
+    });
+}
+
+/// SIGTERM to this process: the control loop stops as on Ctrl-C.
+fn stop() {
+    // SAFETY: kill(2) on our own pid with a signal the control loop handles.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGTERM);
+    }
+}
+
+/// Is stdout a pipe whose reader has gone? (poll(2) reports POLLERR on the write end.)
+fn stdout_closed() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n == 1 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}
 
 /// Prints events to standard output.
 pub struct Stdout {
@@ -103,9 +144,19 @@ impl Notifier for Stdout {
             human(d.event)
         };
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")
-            .and_then(|_| out.flush())
-            .map_err(|e| DeliveryError::retry(format!("cannot write to stdout: {e}")))?;
+        let written = writeln!(out, "{line}").and_then(|_| out.flush());
+        if let Err(e) = written {
+            if e.kind() == std::io::ErrorKind::BrokenPipe
+                && STOP_WHEN_CLOSED.load(Ordering::Relaxed)
+            {
+                // `livewatch watch … | head`: the reader is gone; stop as on Ctrl-C (the
+                // event stays queued for the next start).
+                tracing::debug!("stdout closed: stopping");
+                stop();
+                return Err(DeliveryError::Unavailable("stdout is closed".into()));
+            }
+            return Err(DeliveryError::retry(format!("cannot write to stdout: {e}")));
+        }
         Ok(Delivered::default())
     }
 }
