@@ -120,3 +120,42 @@ fn demo_stops_after_for_and_removes_its_state() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", output_text(&bad));
 }
+
+#[test]
+fn demo_with_notify_desktop_shows_the_events_as_desktop_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = crate::common::desktop::DesktopEnv::start(&dir.path().join("desktop"));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Proc(
+        livewatch()
+            .args(["demo", "--for", "60s", "--notify", "desktop"])
+            .env("TMPDIR", tmp.path())
+            .envs(env.vars.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let summaries = || -> Vec<String> {
+        env.log()
+            .iter()
+            .filter_map(|r| r["summary"].as_str().map(str::to_string))
+            .collect()
+    };
+    let ok = wait_for(Duration::from_secs(30), || {
+        summaries()
+            .iter()
+            .any(|s| s == "Debate night live (demo) — Edited")
+    });
+    child.signal("INT");
+    assert_eq!(child.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(ok, "dunst got: {:?}", summaries());
+    assert!(
+        summaries()
+            .iter()
+            .any(|s| s == "Debate night live (demo) — New post"),
+        "{:?}",
+        summaries()
+    );
+    assert_eq!(demo_dirs(tmp.path()), Vec::<String>::new());
+}
