@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
@@ -46,12 +48,29 @@ enum Command {
     NotifyTest(ConfigArgs),
     /// Show each blog's state: last poll, posts seen, errors, pending events.
     Status(StatusArgs),
-    /// List pending and dead-lettered events; `outbox retry` re-queues the dead ones.
+    /// List pending and dead-lettered events; `outbox retry` re-queues the dead ones,
+    /// `outbox drop NOTIFIER` forgets those of a notifier.
     Outbox(OutboxArgs),
     /// Save each distinct response of a blog (body, headers, fetch time) into DIR.
     Record(RecordArgs),
     /// Run the pipeline over a recording offline; print the events the daemon would have sent.
     Replay(ReplayArgs),
+    /// See livewatch work: serve a built-in live blog on 127.0.0.1 that changes (a new
+    /// post, an edit, a correction, a removal within the first minute) and watch it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Stop after this long (e.g. 60s, 5m; default: until Ctrl-C).
+    #[arg(long = "for", value_name = "D")]
+    duration: Option<String>,
+    /// Print events as JSON lines instead of readable lines.
+    #[arg(long)]
+    json: bool,
+    /// Also send events to: desktop, webhook=URL, slack=URL, discord=URL, ntfy=URL.
+    #[arg(long = "notify", value_name = "SPEC")]
+    notify: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -84,9 +103,22 @@ struct ReplayArgs {
     /// The watch's name (the events' blog title), as in the config.
     #[arg(long)]
     name: Option<String>,
-    /// Use only this extractor: jsonld, microdata, generic, or a site profile name.
-    #[arg(long)]
+    /// Use only this extractor: auto, jsonld, microdata, generic, or a site profile name.
+    #[arg(long, value_parser = extractor_name)]
     extractor: Option<String>,
+}
+
+/// A `--extractor` value: a known name, else a usage error listing them.
+fn extractor_name(s: &str) -> Result<String, String> {
+    let names = config::extractor_names();
+    if names.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown extractor; the extractors are {}",
+            names.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -134,8 +166,8 @@ struct CheckArgs {
     /// One post object per line.
     #[arg(long)]
     json: bool,
-    /// Use only this extractor: jsonld, microdata, generic, or a site profile name.
-    #[arg(long)]
+    /// Use only this extractor: auto, jsonld, microdata, generic, or a site profile name.
+    #[arg(long, value_parser = extractor_name)]
     extractor: Option<String>,
     /// The page's URL, when TARGET is a file (to resolve links and pick a site profile).
     #[arg(long)]
@@ -164,8 +196,12 @@ struct ConfigArgs {
 
 #[derive(Debug, Args)]
 struct StatusArgs {
+    /// Config file, for the watches' names and the state_dir (default:
+    /// $XDG_CONFIG_HOME/livewatch/config.toml, when it exists).
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// State directory (default: the config's state_dir, else $STATE_DIRECTORY or
+    /// $XDG_STATE_HOME/livewatch).
     #[arg(long)]
     state: Option<PathBuf>,
     /// One JSON object per blog.
@@ -175,19 +211,44 @@ struct StatusArgs {
 
 #[derive(Debug, Args)]
 struct OutboxArgs {
+    /// Config file, to tell which notifiers still exist and for the state_dir (default:
+    /// $XDG_CONFIG_HOME/livewatch/config.toml, when it exists).
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// State directory (default: the config's state_dir, else $STATE_DIRECTORY or
+    /// $XDG_STATE_HOME/livewatch).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// `retry`: put dead-lettered events back in the queue.
+    /// `retry`: put dead-lettered events back in the queue. `drop NOTIFIER`: forget the
+    /// undelivered events of that notifier (e.g. one removed from the config).
+    #[arg(value_parser = ["retry", "drop"])]
     action: Option<String>,
+    /// The notifier for `drop`.
+    notifier: Option<String>,
 }
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Watch(_) | Command::Demo(_)
+    ) {
+        // One-shot commands end quietly when their reader goes (`livewatch status | head`),
+        // as other Unix tools do. The daemon commands keep ignoring SIGPIPE (a closed
+        // socket must not kill them); `watch` and `demo` stop when their stdout closes.
+        #[cfg(unix)]
+        // SAFETY: restores the default disposition of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
-    crate::telemetry::init(verbosity);
+    match cli.command {
+        // The demo talks to a newcomer: its own lines and the events, warnings only.
+        Command::Demo(_) if verbosity == 0 => crate::telemetry::init_with("warn"),
+        _ => crate::telemetry::init(verbosity),
+    }
     let result = match cli.command {
         Command::Check(a) => check(a),
         Command::Config {
@@ -200,9 +261,11 @@ pub fn main() -> ExitCode {
         Command::Outbox(a) => outbox(a),
         Command::Record(a) => runtime().and_then(|rt| rt.block_on(record(a))),
         Command::Replay(a) => runtime().and_then(|rt| rt.block_on(replay(a))),
+        Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(ce) = e.downcast_ref::<config::ConfigErrors>() {
                 eprintln!("{ce}");
@@ -216,6 +279,14 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Did writing to a closed pipe cause `e` (the reader of our output went away)?
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// glibc gives every thread its own malloc arena (up to 8 per core) and keeps their memory
@@ -272,7 +343,7 @@ fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 /// TOML for a `[[notifier]]` from a `--notify` spec such as `webhook=URL`.
-fn notifier_toml(i: usize, spec: &str) -> Result<String> {
+fn notifier_toml(i: usize, spec: &str) -> String {
     let (kind, url) = match spec.split_once('=') {
         Some((k, u)) => (k.trim(), Some(u.trim())),
         None => (spec.trim(), None),
@@ -284,34 +355,144 @@ fn notifier_toml(i: usize, spec: &str) -> Result<String> {
     if let Some(u) = url {
         t.push_str(&format!("url = {}\n", toml_str(u)));
     }
-    Ok(t)
+    t
 }
 
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-async fn watch(a: WatchArgs) -> Result<ExitCode> {
-    let mut t = String::new();
-    for u in &a.urls {
-        t.push_str(&format!(
-            "[[watch]]\nurl = {}\ninterval = {}\nadaptive = {}\nannounce_existing = {}\n",
-            toml_str(u),
-            toml_str(&a.interval),
-            !a.no_adaptive,
-            a.announce_existing
-        ));
-    }
-    t.push_str(&format!(
-        "[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {}\nburst = 0\n",
-        a.json
+/// The config of a foreground command (`watch`, `demo`), built from its arguments:
+/// `watches` are (TOML of a `[[watch]]`, the argument it came from); then a stdout
+/// notifier and the `--notify` targets. An error names the argument, not a line of this
+/// generated text (a usage error, exit 2).
+fn foreground_config(
+    watches: &[(String, String)],
+    json: bool,
+    notify: &[String],
+) -> Result<Config> {
+    let mut pieces: Vec<(String, String)> = watches.to_vec();
+    pieces.push((
+        format!("[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {json}\nburst = 0\n"),
+        "stdout".into(),
     ));
-    for (i, spec) in a.notify.iter().enumerate() {
-        t.push_str(&notifier_toml(i + 1, spec)?);
+    for (i, spec) in notify.iter().enumerate() {
+        pieces.push((notifier_toml(i + 1, spec), format!("--notify {spec}")));
     }
-    let cfg = config::parse(&t, "command line", &|k| std::env::var(k).ok())?;
+    let mut text = String::new();
+    let mut starts = Vec::new();
+    for (t, _) in &pieces {
+        starts.push(text.lines().count() + 1);
+        text.push_str(t);
+    }
+    config::parse(&text, "command line", &|k| std::env::var(k).ok()).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| {
+                let piece = starts.iter().rposition(|&s| s <= e.line).unwrap_or(0);
+                let message = e
+                    .message
+                    .replace("needs url = \"…\"", "needs a URL: --notify TYPE=URL");
+                format!("{}: {message}", pieces[piece].1)
+            })
+            .collect();
+        anyhow::Error::new(UsageError(lines.join("\nlivewatch: ")))
+    })
+}
+
+async fn watch(a: WatchArgs) -> Result<ExitCode> {
+    let interval = duration_arg("--interval", &a.interval)?;
+    if interval < config::MIN_INTERVAL {
+        anyhow::bail!(UsageError(format!(
+            "--interval {}: the shortest interval is 100ms",
+            a.interval
+        )));
+    }
+    let watches: Vec<(String, String)> = a
+        .urls
+        .iter()
+        .map(|u| {
+            let t = format!(
+                "[[watch]]\nurl = {}\ninterval = {}\nadaptive = {}\nannounce_existing = {}\n",
+                toml_str(u),
+                toml_str(&a.interval),
+                !a.no_adaptive,
+                a.announce_existing
+            );
+            (t, format!("URL {u}"))
+        })
+        .collect();
+    let cfg = foreground_config(&watches, a.json, &a.notify)?;
+    crate::notify::stdout::stop_when_closed();
     let dir = state_dir(a.state, None);
-    serve(cfg, dir, None).await
+    serve(cfg, dir, None, None).await
+}
+
+/// How often `demo` polls its blog.
+const DEMO_INTERVAL: &str = "1s";
+
+async fn demo(a: DemoArgs) -> Result<ExitCode> {
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| duration_arg("--for", d))
+        .transpose()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on 127.0.0.1")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let (title, posts) = crate::demo::source()?;
+    let title = title.unwrap_or_else(|| crate::demo::NAME.to_string());
+    let watches = format!(
+        "[[watch]]\nurl = {}\nname = {}\ninterval = \"{DEMO_INTERVAL}\"\nadaptive = false\n",
+        toml_str(&url),
+        toml_str(crate::demo::NAME),
+    );
+    let cfg = foreground_config(&[(watches, "demo".into())], a.json, &a.notify)?;
+    crate::notify::stdout::stop_when_closed();
+    let state = tempfile::Builder::new()
+        .prefix("livewatch-demo-")
+        .tempdir()
+        .context("cannot create a temporary state directory")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let script = crate::demo::Script::new(posts, chrono::Utc::now(), &url);
+    let over = script.length() + Duration::from_secs(3);
+    let server = tokio::spawn(crate::demo::serve(listener, title, script, stop_rx));
+    if duration.is_none_or(|d| d > over) {
+        tokio::spawn(async move {
+            tokio::time::sleep(over).await;
+            eprintln!("livewatch demo: that was the whole script; the blog changes no more. Ctrl-C to stop.");
+        });
+    }
+    let until = match duration {
+        Some(d) => format!(
+            "for {}",
+            humantime::format_duration(Duration::from_secs(d.as_secs().max(1)))
+        ),
+        None => "until Ctrl-C".to_string(),
+    };
+    eprintln!(
+        "livewatch demo: serving a demo live blog at {url}\n  \
+         (built from {}; open it in a browser to see it change)\n  \
+         and watching it every {DEMO_INTERVAL} {until}: expect a new post within ~{s} s, then an edit, \
+         a correction and a removal, ~{s} s apart{also}.\n  \
+         State is kept in a temporary directory, removed at exit.",
+        crate::demo::SOURCE_LABEL,
+        s = crate::demo::STEP.as_secs(),
+        also = if a.notify.is_empty() {
+            ""
+        } else {
+            " (also sent to your --notify targets)"
+        },
+    );
+    let code = serve(cfg, state.path().to_path_buf(), None, duration).await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    state
+        .close()
+        .context("cannot remove the temporary state directory")?;
+    code
 }
 
 async fn run(a: RunArgs) -> Result<ExitCode> {
@@ -321,14 +502,16 @@ async fn run(a: RunArgs) -> Result<ExitCode> {
         cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
     }
     let dir = state_dir(a.state.clone(), Some(&cfg));
-    serve(cfg, dir, Some((path, a))).await
+    serve(cfg, dir, Some((path, a)), None).await
 }
 
-/// Run the daemon until SIGINT/SIGTERM; reload on SIGHUP when there is a config file.
+/// Run the daemon until SIGINT/SIGTERM (or until `stop_after` has passed); reload on
+/// SIGHUP when there is a config file.
 async fn serve(
     cfg: Config,
     dir: PathBuf,
     reload_from: Option<(PathBuf, RunArgs)>,
+    stop_after: Option<Duration>,
 ) -> Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -354,6 +537,7 @@ async fn serve(
         })
     });
     tracing::info!(blogs = daemon.blog_count(), state = %dir.display(), "livewatch running");
+    warn_undeliverable(&daemon).await;
     let mut supervisor = Supervisor::from_env();
     let health = daemon.shared().health.clone();
     supervisor.tick(&health);
@@ -367,10 +551,18 @@ async fn serve(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut status_every = tokio::time::interval(crate::daemon::supervisor::STATUS_EVERY);
     status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = async {
+        match stop_after {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = &mut deadline => break,
             _ = tick.tick() => {
                 // A blog task stuck in one poll stops the watchdog pings (systemd then
                 // restarts the service) and turns /healthz red.
@@ -415,10 +607,34 @@ async fn serve(
     tracing::info!("stopping");
     supervisor.stopping();
     daemon.shutdown(Duration::from_secs(4)).await;
+    warn_undeliverable(&daemon).await;
     if let Some(h) = server {
         let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Events queued for a notifier the config no longer has are never delivered: say so
+/// (at start and at stop), and how to forget them.
+async fn warn_undeliverable(daemon: &Daemon) {
+    let store = daemon.store().clone();
+    let Ok(Ok(rows)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        store.call(|s| s.undelivered_by_notifier()),
+    )
+    .await
+    else {
+        return;
+    };
+    for (name, n) in rows {
+        if !daemon.config().notifiers.iter().any(|s| s.name == name) {
+            tracing::warn!(
+                notifier = %name,
+                "{} queued for notifier {name:?}, which is not in the configuration: they will not be delivered. Put the notifier back, or forget them with `livewatch outbox drop {name}`",
+                plural(n, "event is", "events are")
+            );
+        }
+    }
 }
 
 /// Recompute the one-line `STATUS=` for the service manager.
@@ -442,7 +658,15 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     let fetched_at = chrono::Utc::now();
     let cfg = a.config.clone().map(|p| load_config(Some(p))).transpose()?;
     let fetch_settings = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
-    let (body, url, content_type) = if Path::new(&a.target).exists() {
+    let is_url =
+        url::Url::parse(&a.target).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https");
+    if !is_url && !Path::new(&a.target).exists() {
+        anyhow::bail!(UsageError(format!(
+            "{}: no such file (to fetch a page, give its http:// or https:// URL)",
+            a.target
+        )));
+    }
+    let (body, url, content_type) = if !is_url {
         let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
         let url = a.url.clone().unwrap_or_else(|| {
             let abs = std::fs::canonicalize(&a.target).unwrap_or_else(|_| PathBuf::from(&a.target));
@@ -582,11 +806,14 @@ async fn notify_test(a: ConfigArgs) -> Result<ExitCode> {
     })
 }
 
-fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<Store> {
-    let cfg = match (&state, &config) {
+/// The store, and the config when there is one (given, or the default when it exists and
+/// no `--state` was given).
+fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<(Store, Option<Config>)> {
+    let cfg = match (&state, config) {
         (Some(_), None) => None,
-        _ => {
-            let path = config.unwrap_or_else(config::default_config_path);
+        (_, Some(path)) => Some(config::load(&path)?),
+        (None, None) => {
+            let path = config::default_config_path();
             if path.exists() {
                 Some(config::load(&path)?)
             } else {
@@ -598,12 +825,42 @@ fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<Store> 
     if !Store::file_in(&dir).exists() {
         anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
     }
-    Ok(Store::open(&dir)?)
+    Ok((Store::open(&dir)?, cfg))
+}
+
+/// `1 event`, `2 events`.
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Pending deliveries as people read them: `no events pending`, or `3 events pending
+/// delivery: 2 to desk, 1 to team (team is not in the config: …)`.
+fn pending_text(pending: &[(String, i64)], cfg: Option<&Config>) -> String {
+    let total: i64 = pending.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return "no events pending".into();
+    }
+    let parts: Vec<String> = pending
+        .iter()
+        .map(|(name, n)| {
+            let gone = cfg.is_some_and(|c| !c.notifiers.iter().any(|s| &s.name == name));
+            if gone {
+                format!("{n} to {name} (no longer in the config: `livewatch outbox drop {name}` forgets them)")
+            } else {
+                format!("{n} to {name}")
+            }
+        })
+        .collect();
+    format!(
+        "{} pending delivery: {}",
+        plural(total, "event", "events"),
+        parts.join(", ")
+    )
 }
 
 fn status(a: StatusArgs) -> Result<ExitCode> {
-    let store = open_store(a.config, a.state)?;
-    let pending = store.pending_by_blog()?;
+    let (store, cfg) = open_store(a.config, a.state)?;
+    let pending = store.pending_by_blog_notifier()?;
     let now = chrono::Utc::now();
     let ago = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
         None => "never".to_string(),
@@ -612,60 +869,109 @@ fn status(a: StatusArgs) -> Result<ExitCode> {
             format!("{} ago", humantime::format_duration(Duration::from_secs(s)))
         }
     };
+    let mut out = std::io::stdout().lock();
     for b in store.blogs()? {
         let (posts, removed) = store.post_counts(b.id)?;
-        let p = pending.get(&b.id).copied().unwrap_or(0);
+        let pend = pending.get(&b.id).map(Vec::as_slice).unwrap_or_default();
+        let p: i64 = pend.iter().map(|(_, n)| n).sum();
+        let name = cfg
+            .as_ref()
+            .and_then(|c| c.watches.iter().find(|w| w.url == b.url))
+            .and_then(|w| w.name.clone());
         if a.json {
             let v = serde_json::json!({
-                "url": b.url, "title": b.title, "status": b.status, "retired": b.retired,
+                "url": b.url, "name": name, "title": b.title, "status": b.status, "retired": b.retired,
                 "polls": b.polls, "failures": b.failures, "last_error": b.last_error,
                 "last_poll_at": b.last_poll_at, "last_success_at": b.last_success_at,
                 "last_new_post_at": b.last_new_post_at, "posts": posts, "removed": removed,
-                "pending_events": p, "schedule": b.sched,
+                "pending_events": p,
+                "pending_by_notifier": pend.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                "schedule": b.sched,
             });
-            println!("{v}");
-        } else {
-            println!("{}", b.title.as_deref().unwrap_or(&b.url));
-            println!("  url:        {}", b.url);
-            println!(
-                "  status:     {}{}",
-                if b.retired { "retired; " } else { "" },
-                b.status
-            );
-            println!(
-                "  last poll:  {} ({} polls, {} failing in a row)",
-                ago(b.last_poll_at),
-                b.polls,
-                b.failures
-            );
-            println!("  last new:   {}", ago(b.last_new_post_at));
-            println!("  posts:      {posts} seen, {removed} removed; {p} events pending");
-            if let Some(r) = b.sched.get("reason").and_then(|v| v.as_str()) {
-                println!("  interval:   {r}");
+            writeln!(out, "{v}")?;
+            continue;
+        }
+        writeln!(
+            out,
+            "{}",
+            name.as_deref().or(b.title.as_deref()).unwrap_or(&b.url)
+        )?;
+        if name.is_some() {
+            if let Some(t) = &b.title {
+                writeln!(out, "  title:      {}", crate::text::truncate(t, 100))?;
             }
+        }
+        writeln!(out, "  url:        {}", b.url)?;
+        writeln!(
+            out,
+            "  status:     {}{}",
+            if b.retired { "retired; " } else { "" },
+            b.status
+        )?;
+        let polls = match (b.polls, b.failures) {
+            (_, 0) => format!("{}, 0 failing in a row", plural(b.polls, "poll", "polls")),
+            (0, f) => format!(
+                "no poll has succeeded yet; {} in a row",
+                plural(f.into(), "failure", "failures")
+            ),
+            (n, f) => format!(
+                "{} succeeded, the last {} failed",
+                plural(n, "poll", "polls"),
+                plural(f.into(), "one", "ones")
+            ),
+        };
+        writeln!(out, "  last poll:  {} ({polls})", ago(b.last_poll_at))?;
+        writeln!(out, "  last new:   {}", ago(b.last_new_post_at))?;
+        writeln!(
+            out,
+            "  posts:      {posts} seen, {removed} removed; {}",
+            pending_text(pend, cfg.as_ref())
+        )?;
+        if let Some(r) = b.sched.get("reason").and_then(|v| v.as_str()) {
+            writeln!(out, "  interval:   {r}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn outbox(a: OutboxArgs) -> Result<ExitCode> {
-    let store = open_store(a.config, a.state)?;
-    match a.action.as_deref() {
-        Some("retry") => {
+    let (store, cfg) = open_store(a.config, a.state)?;
+    let mut out = std::io::stdout().lock();
+    match (a.action.as_deref(), a.notifier.as_deref()) {
+        (Some("retry"), None) => {
             let n = store.retry_dead(chrono::Utc::now())?;
-            println!("{n} dead-lettered deliveries queued again");
+            writeln!(out, "{n} dead-lettered deliveries queued again")?;
         }
-        Some(other) => {
-            anyhow::bail!("unknown outbox action {other:?}; use `livewatch outbox retry`")
+        (Some("drop"), Some(name)) => {
+            let n = store.drop_undelivered(name)?;
+            writeln!(
+                out,
+                "{} to {name} dropped (the events stay in the history and feeds)",
+                plural(n as i64, "undelivered event", "undelivered events")
+            )?;
         }
-        None => {
+        (Some("drop"), None) => anyhow::bail!(UsageError(
+            "outbox drop needs the notifier's name: livewatch outbox drop NOTIFIER".into()
+        )),
+        (Some(action), Some(_)) => anyhow::bail!(UsageError(format!(
+            "outbox {action} takes no notifier name"
+        ))),
+        (Some(_), None) | (None, Some(_)) => anyhow::bail!(UsageError(
+            "use `livewatch outbox`, `livewatch outbox retry` or `livewatch outbox drop NOTIFIER`"
+                .into()
+        )),
+        (None, None) => {
             let rows = store.outbox(None)?;
             if rows.is_empty() {
-                println!("outbox empty: nothing pending, nothing dead");
+                writeln!(out, "outbox empty: nothing pending, nothing dead")?;
             }
             for p in rows {
-                println!(
-                    "{:<7} {:<12} {} {:<10} attempts={} {}{}",
+                let gone = cfg
+                    .as_ref()
+                    .is_some_and(|c| !c.notifiers.iter().any(|s| s.name == p.notifier));
+                writeln!(
+                    out,
+                    "{:<7} {:<12} {} {:<10} attempts={} {}{}{}",
                     p.state,
                     p.notifier,
                     p.event.id,
@@ -677,8 +983,14 @@ fn outbox(a: OutboxArgs) -> Result<ExitCode> {
                     ),
                     p.last_error
                         .map(|e| format!("  last error: {e}"))
-                        .unwrap_or_default()
-                );
+                        .unwrap_or_default(),
+                    if gone {
+                        "  (notifier no longer in the config: `livewatch outbox drop NAME`)"
+                            .replace("NAME", &p.notifier)
+                    } else {
+                        String::new()
+                    }
+                )?;
             }
         }
     }
@@ -687,11 +999,8 @@ fn outbox(a: OutboxArgs) -> Result<ExitCode> {
 
 /// A duration option, or a usage error (exit 2) naming the option.
 fn duration_arg(option: &str, value: &str) -> Result<Duration> {
-    config::parse_duration(value).map_err(|e| {
-        anyhow::Error::new(UsageError(format!(
-            "{option} {value:?}: {e} (write it like 500ms, 30s, 5m)"
-        )))
-    })
+    config::parse_duration(value)
+        .map_err(|e| anyhow::Error::new(UsageError(format!("{option} {value:?}: {e}"))))
 }
 
 /// A bad command-line value: printed as is, exit 2.

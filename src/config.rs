@@ -32,10 +32,30 @@ pub struct Dur(pub Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration in quotes, like \"30s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
+                parse_duration(s).map(Dur).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit and quotes: write \"{n}s\" for {n} seconds (or \"{n}ms\", \"{n}m\")"
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dur, E> {
+                self.visit_i64(n as i64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit and quotes: write \"{n}s\" for {n} seconds"
+                )))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -130,7 +150,7 @@ pub struct WatchFile {
     pub retire_grace: Option<Dur>,
     pub notify: Option<Spanned<Vec<String>>>,
     /// `auto` (default), `jsonld`, `microdata`, `generic`, or a site profile name.
-    pub extractor: Option<String>,
+    pub extractor: Option<Spanned<String>>,
     pub selectors: Option<Selectors>,
     /// On the first poll, announce the newest N posts instead of a silent baseline.
     pub announce_existing: Option<usize>,
@@ -429,6 +449,10 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            // About the file as a whole (it cannot be read): no position to point at.
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",
@@ -459,11 +483,20 @@ impl std::error::Error for ConfigErrors {}
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let src = std::fs::read_to_string(path).map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "no such config file. Copy the example there (mkdir -p {dir} && cp config/livewatch.example.toml {file}), \
+                 give another with --config FILE, or follow a blog without a config: livewatch watch URL",
+                dir = path.parent().map_or(".".into(), |d| d.display().to_string()),
+            )
+        } else {
+            format!("cannot read config: {e}")
+        };
         ConfigErrors(vec![ConfigError {
             file: file.clone(),
-            line: 1,
-            col: 1,
-            message: format!("cannot read config: {e}"),
+            line: 0,
+            col: 0,
+            message,
         }])
     })?;
     let mut cfg = parse(&src, &file, &|k| std::env::var(k).ok())?;
@@ -477,14 +510,22 @@ pub fn parse(
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let raw: ConfigFile = toml::from_str(src).map_err(|e| {
-        let (line, col) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
-        ConfigErrors(vec![ConfigError {
-            file: file.to_string(),
-            line,
-            col,
-            message: e.message().trim().to_string(),
-        }])
+    let raw = read_toml(src).map_err(|errors| {
+        let mut v: Vec<ConfigError> = errors
+            .iter()
+            .map(|e| {
+                let (line, col) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
+                ConfigError {
+                    file: file.to_string(),
+                    line,
+                    col,
+                    message: human_toml_error(e.message()),
+                }
+            })
+            .collect();
+        v.sort_by_key(|e| (e.line, e.col));
+        v.dedup();
+        ConfigErrors(v)
     })?;
     let mut v = Validator {
         src,
@@ -499,6 +540,110 @@ pub fn parse(
     } else {
         Err(ConfigErrors(v.errors))
     }
+}
+
+/// The config file as written, or every syntax error (when the TOML does not parse) or
+/// else every type error (unknown keys, wrong types) that can be found: each table is
+/// read on its own, and a key that fails is set aside to read the rest.
+fn read_toml(src: &str) -> Result<ConfigFile, Vec<toml::de::Error>> {
+    use serde::de::IntoDeserializer;
+    use toml::de::{DeTable, DeValue};
+    let (doc, syntax) = DeTable::parse_recoverable(src);
+    if !syntax.is_empty() {
+        return Err(syntax);
+    }
+    /// Read `table` as a `T`; on an error, drop the entry it points into and read again.
+    fn each_error<'i, T: Deserialize<'i>>(
+        span: std::ops::Range<usize>,
+        mut table: DeTable<'i>,
+        errors: &mut Vec<toml::de::Error>,
+    ) {
+        for _ in 0..50 {
+            let value = Spanned::new(span.clone(), DeValue::Table(table.clone()));
+            match T::deserialize(value.into_deserializer()) {
+                Ok(_) => return,
+                Err(e) => {
+                    let at = e.span();
+                    errors.push(e);
+                    let Some(at) = at else { return };
+                    let key = table
+                        .iter()
+                        .find(|(k, v)| {
+                            k.span().start <= at.start && at.start < v.span().end.max(k.span().end)
+                        })
+                        .map(|(k, _)| k.clone());
+                    match key {
+                        Some(k) => {
+                            table.remove(&k);
+                        }
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+    let doc_span = doc.span();
+    let mut top = doc.into_inner();
+    let mut errors = Vec::new();
+    for (name, read) in [
+        ("watch", each_error::<WatchFile> as fn(_, _, &mut _)),
+        ("notifier", each_error::<NotifierFile> as fn(_, _, &mut _)),
+    ] {
+        let Some(k) = top.keys().find(|k| k.get_ref() == name).cloned() else {
+            continue;
+        };
+        if let DeValue::Array(items) = top[&k].get_ref() {
+            for item in items {
+                if let DeValue::Table(t) = item.get_ref() {
+                    read(item.span(), t.clone(), &mut errors);
+                }
+            }
+            top.remove(&k);
+        }
+    }
+    each_error::<ConfigFile>(doc_span, top, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    toml::from_str(src).map_err(|e| vec![e])
+}
+
+/// serde's wording (`invalid type: string "2", expected usize`) as people read it.
+fn human_toml_error(message: &str) -> String {
+    let m = message.trim();
+    let Some(rest) = m.strip_prefix("invalid type: ") else {
+        return m
+            .replace("missing field", "missing key")
+            .replace("unknown field", "unknown key");
+    };
+    let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+    let expected = match expected {
+        "usize" | "u8" | "u16" | "u32" | "u64" | "i64" | "i32" => "a whole number, like 3",
+        "a boolean" => "true or false",
+        "a string" => "a string in quotes",
+        "a sequence" => "a list, like [\"a\", \"b\"]",
+        e if e.starts_with("struct") || e == "a map" => "a table",
+        e => e,
+    };
+    let found = if let Some(n) = found.strip_prefix("integer ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(n) = found.strip_prefix("floating point ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(b) = found.strip_prefix("boolean ") {
+        b.trim_matches('`').to_string()
+    } else if let Some(t) = found.strip_prefix("string ") {
+        format!("the string {t}")
+    } else {
+        match found {
+            "sequence" => "a list".to_string(),
+            "map" => "a table".to_string(),
+            f => f.to_string(),
+        }
+    };
+    if expected.is_empty() {
+        return format!("wrong type: {found}");
+    }
+    format!("expected {expected}, found {found}")
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -664,7 +809,23 @@ impl Validator<'_> {
             }
             watch.notify = Some(n.get_ref().clone());
         }
-        watch.strategy = match (&w.selectors, w.extractor.as_deref()) {
+        if let Some(e) = &w.extractor {
+            let names = extractor_names();
+            if !names.contains(&e.get_ref().as_str()) {
+                self.err(
+                    e.span(),
+                    format!(
+                        "unknown extractor {:?}; the extractors are {}",
+                        e.get_ref(),
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+        watch.strategy = match (
+            &w.selectors,
+            w.extractor.as_ref().map(|e| e.get_ref().as_str()),
+        ) {
             (Some(sel), _) => Strategy::Css(sel.clone()),
             (None, None) | (None, Some("auto")) => Strategy::Auto,
             (None, Some(name)) => Strategy::Named(name.to_string()),
@@ -1094,6 +1255,14 @@ impl Validator<'_> {
             retain: n.retain.unwrap_or(false),
         })
     }
+}
+
+/// The names `extractor = …` and `--extractor` take: `auto`, the structured-data and
+/// generic extractors, and the built-in site profiles.
+pub fn extractor_names() -> Vec<&'static str> {
+    let mut v = vec!["auto", "jsonld", "microdata", "generic"];
+    v.extend(crate::extract::profiles::ALL.iter().map(|p| p.name));
+    v
 }
 
 /// Replace every `${VAR}` with its value; `Err(VAR)` names the first unset one.

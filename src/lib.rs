@@ -14,11 +14,12 @@
 //! Around them: [`config`] (TOML config and its errors), [`model`] (Post, Event),
 //! [`cli`] (the commands), [`telemetry`] (logging), [`metrics`] (counters behind `/metrics`),
 //! [`server`] (HTTP: health, feeds, the event stream), [`replay`] (record a blog's
-//! responses, replay them through the pipeline).
+//! responses, replay them through the pipeline), [`demo`] (a changing live blog on loopback).
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;

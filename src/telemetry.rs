@@ -17,6 +17,11 @@ pub fn init(verbosity: i8) {
         1 => "livewatch=debug,info",
         _ => "debug",
     };
+    init_with(default);
+}
+
+/// Install the global subscriber with `default` as the filter unless `RUST_LOG` is set.
+pub fn init_with(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()

@@ -21,9 +21,76 @@ pub fn collapse_ws(s: &str) -> String {
     out
 }
 
+/// A page title as a short name (at most `max` characters): a title that fits is kept;
+/// a longer one loses the site name after a separator (`… | Ukraine | The Guardian`,
+/// `… - CNN`), then the news after a colon (`Ukraine war live: Sunak tells …`), then is
+/// cut at a word.
+pub fn short_title(title: &str, max: usize) -> String {
+    let t = collapse_ws(title);
+    if t.chars().count() <= max {
+        return t;
+    }
+    let mut name = t.as_str();
+    for sep in [" | ", " – ", " — ", " - "] {
+        if let Some((head, _)) = name.split_once(sep) {
+            if head.chars().count() >= 8 {
+                name = head;
+            }
+        }
+    }
+    if name.chars().count() > max {
+        if let Some((head, _)) = name.split_once(": ") {
+            if head.chars().count() >= 8 {
+                name = head;
+            }
+        }
+    }
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    for w in name.split(' ') {
+        if out.chars().count() + w.chars().count() + 1 > max.saturating_sub(1) {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() {
+        return truncate(name, max.saturating_sub(1));
+    }
+    format!("{out}…")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_title_drops_the_site_then_the_news_then_cuts_at_a_word() {
+        assert_eq!(short_title("Ukraine war", 40), "Ukraine war");
+        assert_eq!(
+            short_title("Russia-Ukraine war live: Sunak tells Zelenskiy UK will train pilots | Ukraine | The Guardian", 40),
+            "Russia-Ukraine war live"
+        );
+        assert_eq!(
+            short_title(
+                "Coronavirus news and live updates: Death toll rises above 2,000 worldwide - CNN",
+                40
+            ),
+            "Coronavirus news and live updates"
+        );
+        assert_eq!(
+            short_title(
+                "Democrats clash in fiery Las Vegas debate with Bloomberg as main target",
+                40
+            ),
+            "Democrats clash in fiery Las Vegas…"
+        );
+        assert!(short_title(&"x".repeat(90), 40).chars().count() <= 40);
+    }
 
     #[test]
     fn truncate_adds_ellipsis_only_when_cut() {

@@ -703,9 +703,7 @@ fn confirm_missing(
         .collect();
     let (pace, decision, closed) = pace_step(watch, blog, at, 0, None);
     events.extend(closed);
-    for e in &events {
-        tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
-    }
+    log_events(watch, routes, &events);
     let n = events.len();
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     let rec = PollRecord {
@@ -920,13 +918,27 @@ fn process_page(
     rec.sched = Some(pace.to_json());
     rec.retired = decision.retire;
     let n = events.len();
-    for e in &events {
-        tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
-    }
+    log_events(watch, routes, &events);
     rec.events = route_events(watch, routes, events);
     store.save_poll(blog.id, &rec)?;
     crate::metrics::global().events(&watch.url, rec.events.iter().map(|(e, _)| e.kind));
     Ok(Processed::Events(n, decision, None))
+}
+
+/// Log each detected event: at info, or at debug when a stdout notifier prints the events
+/// anyway (on a terminal each event would otherwise show twice: its line on stdout and
+/// again in the log on stderr).
+fn log_events(watch: &Watch, routes: &[Route], events: &[Event]) {
+    let printed = routes
+        .iter()
+        .any(|r| matches!(r.spec.kind, crate::config::NotifierKind::Stdout { .. }));
+    for e in events {
+        if printed {
+            tracing::debug!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
+        } else {
+            tracing::info!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! - **removed**: gone while a post older than it is still on the page, for two polls in a
 //!   row. Posts that leave at the old end (pagination) are only marked off-page. A poll in
 //!   which *every* known post is missing is a problem with the page, not a removal.
-//! - A removed post that comes back is an `edit` of the old one.
+//! - A removed post that comes back unchanged is `new` again; changed, an `edit` (or
+//!   `correction`) of the post as it was before it went, with the real diff.
 
 pub mod correction;
 pub mod normalize;
@@ -147,17 +148,29 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
                 let content_changed = fp != old.fingerprint;
                 if content_changed || old.removed {
                     k.revision += 1;
-                    let kind = if content_changed && adds_correction(&old.post, post) {
-                        EventKind::Correction
+                    changes.push(if content_changed {
+                        // Changed (perhaps while it was gone): an edit with what changed.
+                        Change {
+                            kind: if adds_correction(&old.post, post) {
+                                EventKind::Correction
+                            } else {
+                                EventKind::Edit
+                            },
+                            post: post.clone(),
+                            previous: Some(old.post.clone()),
+                            diff: Some(word_diff(&render(&old.post), &render(post))),
+                            revision: k.revision,
+                        }
                     } else {
-                        EventKind::Edit
-                    };
-                    changes.push(Change {
-                        kind,
-                        post: post.clone(),
-                        previous: Some(old.post.clone()),
-                        diff: Some(word_diff(&render(&old.post), &render(post))),
-                        revision: k.revision,
+                        // A removed post back as it was: it is on the page again, a `new`
+                        // event (its own id: the revision counts the removal).
+                        Change {
+                            kind: EventKind::New,
+                            post: post.clone(),
+                            previous: None,
+                            diff: None,
+                            revision: k.revision,
+                        }
                     });
                 }
                 let meta_changed = k.post != *post;

@@ -111,8 +111,46 @@ fn removal_needs_two_polls_and_an_older_post() {
         vec![(EventKind::Removed, "b".into())]
     );
     assert!(poll(&mut k, &without_b, 3).is_empty(), "reported once");
-    // It comes back: an edit of the old post, not a new one.
-    assert_eq!(poll(&mut k, &all, 4), vec![(EventKind::Edit, "b".into())]);
+    // It comes back as it was: on the page again, a `new` event (not an edit with an
+    // empty diff).
+    assert_eq!(poll(&mut k, &all, 4), vec![(EventKind::New, "b".into())]);
+}
+
+#[test]
+fn a_removed_post_back_with_other_words_is_an_edit_with_its_diff() {
+    let all = [
+        post("c", 3, "C"),
+        post("b", 2, "Bee one"),
+        post("a", 1, "A"),
+    ];
+    let mut k = baseline(&all);
+    let without_b = [post("c", 3, "C"), post("a", 1, "A")];
+    poll(&mut k, &without_b, 1);
+    assert_eq!(
+        poll(&mut k, &without_b, 2),
+        vec![(EventKind::Removed, "b".into())]
+    );
+    let back = [
+        post("c", 3, "C"),
+        post("b", 2, "Bee two"),
+        post("a", 1, "A"),
+    ];
+    let out = compare(&k, &back, 3);
+    assert_eq!(out.changes.len(), 1);
+    let c = &out.changes[0];
+    assert_eq!(c.kind, EventKind::Edit);
+    assert!(
+        c.diff
+            .as_deref()
+            .is_some_and(|d| d.contains("[-one-] {+two+}")),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.previous.as_ref().map(|p| p.body.as_str()),
+        Some("Bee one")
+    );
+    // Each return has its own event id: the revision counts the removal too.
+    assert_eq!(c.revision, 2);
 }
 
 #[test]

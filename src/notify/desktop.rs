@@ -156,7 +156,7 @@ impl Notifier for Desktop {
                 let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS")
                     .unwrap_or_else(|_| "(DBUS_SESSION_BUS_ADDRESS not set)".into());
                 let why = format!(
-                    "desktop notifications unavailable: {e} (session bus {bus}; is a desktop session with a notification server running? events stay queued and are retried)"
+                    "desktop notifications unavailable: {e} (session bus {bus}; is a desktop session with a notification server running?)"
                 );
                 let first = !std::mem::replace(&mut self.state().reported, true);
                 if first {

@@ -11,7 +11,7 @@ pub const TEXT_CHARS: usize = 300;
 /// An event as people read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    /// The blog's name (the watch's `name`, else the page title, else its URL).
+    /// The blog's name (the watch's `name`, else the page title shortened, else its URL).
     pub blog: String,
     pub kind: EventKind,
     /// "New post", "Correction", …
@@ -62,11 +62,13 @@ pub fn first_lines(body: &str, headline: &str, max: usize) -> String {
 impl Message {
     /// Render an event.
     pub fn of(event: &Event) -> Message {
+        // A page title can be 130 characters of news; the watch's name is short.
         let blog = event
             .blog
             .title
-            .clone()
+            .as_deref()
             .filter(|t| !t.trim().is_empty())
+            .map(|t| crate::text::short_title(t, 60))
             .unwrap_or_else(|| event.blog.url.clone());
         let (headline, text) = match (&event.post, &event.message) {
             (Some(p), _) => {

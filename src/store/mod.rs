@@ -658,6 +658,50 @@ impl Store {
         })
     }
 
+    /// Pending deliveries per blog id and notifier (one delivery = one event for one
+    /// notifier), notifiers in name order.
+    pub fn pending_by_blog_notifier(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, Vec<(String, i64)>>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT e.blog_id, d.notifier, COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                 WHERE d.state = 'pending' GROUP BY e.blog_id, d.notifier ORDER BY d.notifier",
+            )?;
+            let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
+            for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+                let (blog, notifier, n): (i64, String, i64) = row?;
+                out.entry(blog).or_default().push((notifier, n));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Undelivered (pending or dead-lettered) deliveries per notifier, in name order.
+    pub fn undelivered_by_notifier(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT notifier, COUNT(*) FROM deliveries WHERE state IN ('pending', 'dead')
+                 GROUP BY notifier ORDER BY notifier",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Forget the undelivered (pending and dead-lettered) deliveries to `notifier`; the
+    /// events themselves stay (feeds, history). Returns how many were dropped.
+    pub fn drop_undelivered(&self, notifier: &str) -> Result<usize, StoreError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "DELETE FROM deliveries WHERE notifier = ?1 AND state IN ('pending', 'dead')",
+                [notifier],
+            )?)
+        })
+    }
+
     /// Posts per blog: (active, removed).
     pub fn post_counts(&self, blog_id: i64) -> Result<(i64, i64), StoreError> {
         self.with(|c| {

@@ -13,6 +13,7 @@ mod hostile_support;
 
 mod adaptive;
 mod cli_config;
+mod demo;
 mod diff_model;
 mod e2e_timelines;
 mod extract_fixtures;
@@ -20,6 +21,7 @@ mod extract_generic;
 mod extract_robustness;
 mod extract_timelines;
 mod feeds_e2e;
+mod frictions;
 mod fuzz_regressions;
 mod hostile;
 mod noise;
