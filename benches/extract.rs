@@ -25,8 +25,10 @@ fn main() {
 }
 
 fn load(stem: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pages");
-    std::fs::read(dir.join(format!("{stem}.html"))).expect("fixture page")
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pages")
+        .join(format!("{stem}.html"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 fn fetched_at() -> DateTime<Utc> {

@@ -7,7 +7,7 @@
 //! Two processes, so that the daemon's CPU and memory are measured alone:
 //!
 //! - the **page server** (this program re-run with `--serve`) serves N distinct blogs
-//!   built from the fixture pages in `../shared/fixtures/pages`: each blog is one page
+//!   built from the fixture pages in `tests/fixtures/pages`: each blog is one page
 //!   (cycling over the pages), with fresh noise outside the posts on every request (an ad
 //!   slot with a nonce and an "Updated N min ago" stamp, so the body hash changes and every
 //!   poll is a full parse), and with probability `--change-rate` per request a real new
@@ -63,7 +63,7 @@ const USAGE: &str = "usage: loadbench [--blogs N] [--interval D] [--change-rate 
   --micro K        checks per page and class in the micro phase, 0 = skip (default 20)
   --classes C,..   micro-phase classes: changed, same (unchanged body), etag (304);
                    default all three (one class alone is handy under a profiler)
-  --pages DIR      fixture pages (default ../shared/fixtures/pages)";
+  --pages DIR      fixture pages (default tests/fixtures/pages)";
 
 /// The micro phase's classes, in table order.
 const MICRO_CLASSES: [&str; 3] = ["changed", "same", "etag"];
@@ -98,7 +98,7 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
         classes: MICRO_CLASSES.iter().map(|c| c.to_string()).collect(),
         pages: std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/pages"
+            "/tests/fixtures/pages"
         )),
     };
     let mut serve = false;

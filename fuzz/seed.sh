@@ -3,7 +3,7 @@
 # corpus/ is gitignored: run this before `cargo +nightly fuzz run`.
 set -eu
 cd "$(dirname "$0")"
-pages=../../shared/fixtures/pages
+pages=../tests/fixtures/pages
 mkdir -p corpus/extract corpus/config
 # The first byte selects the URL (site profile) in fuzz_targets/extract.rs.
 seed() { # NAME SELECTOR_OCTAL
