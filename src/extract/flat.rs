@@ -270,6 +270,12 @@ fn feed(
                 && m.ancestors().any(|a| a.id() == root.id())
         })
         .collect();
+    // A marker in an aside, a nav, a footer or a related list is not one of the feed's.
+    let root_beside = beside_feed(root);
+    let inside: Vec<ElementRef<'_>> = inside
+        .into_iter()
+        .filter(|m| root_beside || !beside_feed(*m))
+        .collect();
     if inside.len() < 2 {
         return None;
     }
@@ -360,7 +366,7 @@ fn clock_posts(blocks: &[Block<'_>], ctx: &Context) -> Vec<Draft> {
         if let Some((mut b, t)) = cur.take() {
             b.draft.body = t.body();
             b.draft.captions.extend(t.captions);
-            b.day_after = (!days.is_empty()).then_some(days.len());
+            b.day_after = Some(days.len());
             built.push(b);
         }
     };

@@ -87,6 +87,10 @@ pub(super) struct Candidate {
     pub(super) drafts: Vec<Draft>,
 }
 
+/// Times written as text are looked for when the machine-readable ones give fewer posts
+/// than this (a feed with a few embeds that carry a `datetime` is not yet a timed feed).
+const TEXT_PASS_BELOW: usize = 6;
+
 /// The text a post counts for at most when layouts are compared.
 const POST_TEXT_CAP: usize = 1000;
 
@@ -112,7 +116,12 @@ pub fn analyse(doc: &Html, ctx: &Context) -> Analysis {
     // Machine-readable marks, and times written as text ("14:05", "16 min ago") for sites
     // that mark no machine time on some or all of their posts: the scores decide.
     let mut cands = container_posts(doc, ctx, false);
-    cands.extend(container_posts(doc, ctx, true));
+    if cands
+        .first()
+        .is_none_or(|c| c.drafts.len() < TEXT_PASS_BELOW)
+    {
+        cands.extend(container_posts(doc, ctx, true));
+    }
     cands.extend(time_headings(doc, ctx));
     cands.extend(super::flat::flat_feeds(doc, ctx));
     cands.retain(|c| !c.drafts.is_empty());
@@ -153,18 +162,28 @@ fn count_alnum(s: &str) -> usize {
 
 /// Share of the elements' text that sits inside links.
 pub(super) fn link_ratio<'a>(els: impl Iterator<Item = ElementRef<'a>>) -> f64 {
+    use ego_tree::iter::Edge;
     let (mut all, mut linked) = (0usize, 0usize);
     for e in els {
-        for n in e.descendants() {
-            if let Node::Text(t) = n.value() {
-                let len = t.trim().len();
-                all += len;
-                if n.ancestors()
-                    .take_while(|a| a.id() != e.id())
-                    .chain(std::iter::once(*e))
-                    .any(|a| a.value().as_element().is_some_and(|el| el.name() == "a"))
-                {
-                    linked += len;
+        // One walk, counting how many links are open.
+        let mut in_link = 0usize;
+        for edge in e.traverse() {
+            match edge {
+                Edge::Open(n) => match n.value() {
+                    Node::Text(t) => {
+                        let len = t.trim().len();
+                        all += len;
+                        if in_link > 0 {
+                            linked += len;
+                        }
+                    }
+                    Node::Element(el) if el.name() == "a" => in_link += 1,
+                    _ => {}
+                },
+                Edge::Close(n) => {
+                    if n.value().as_element().is_some_and(|el| el.name() == "a") {
+                        in_link = in_link.saturating_sub(1);
+                    }
                 }
             }
         }

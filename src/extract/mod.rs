@@ -9,12 +9,21 @@
 //! 1. reads schema.org structured data: JSON-LD `LiveBlogPosting`/`liveBlogUpdate`
 //!    ([`jsonld`]) and microdata `itemprop="liveBlogUpdate"` ([`microdata`]);
 //! 2. picks a built-in site profile ([`profiles`]) by host or by page markers, else the
-//!    generic extractor ([`generic`]: repeated sibling blocks with a time, or time-prefixed
-//!    headings);
-//! 3. **merges** the HTML posts with the structured ones: the HTML decides which posts the
-//!    page shows (structured entries that match no HTML post are dropped when the HTML
-//!    found posts), and each profile says which source wins for which field. With no HTML
-//!    posts, the structured posts are the result.
+//!    layout analyser ([`generic`]: repeated sibling blocks with a time, flat feeds of time
+//!    markers or `___` separators across wrapper divs (`flat.rs`), time-prefixed headings —
+//!    each layout scored by the main text its posts hold). A profile whose selectors find
+//!    nothing falls back to the analyser, so its other sources (a state blob) are never
+//!    the only ones;
+//! 3. **merges** the HTML posts with the structured ones. With a profile, the HTML decides
+//!    which posts the page shows (structured entries that match no HTML post are dropped
+//!    when the HTML found posts), and the profile says which source wins for which field.
+//!    Without one, the structured data lists the posts, plus the HTML posts of the same
+//!    feed it does not list yet (it lags on real sites). With no HTML posts, the structured
+//!    posts are the result.
+//!
+//! Times of day without a date take the day from a day heading, else the page's own dates
+//! ([`Context::page_time`], [`Context::page_day`]), else the fetch time, never the machine's
+//! clock ([`extract_unclocked`]: no fetch time, no day → `published` null).
 //!
 //! # Post ids (public interface)
 //!

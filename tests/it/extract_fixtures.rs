@@ -210,3 +210,87 @@ fn a_file_without_fetch_time_keeps_the_pages_own_times() {
     let (ok, out) = page_check(stem, &ex, opts);
     assert!(ok, "{out}");
 }
+
+/// Guardian: each post's permalink (the link on its time), and no post gets the page-level
+/// JSON-LD author list as its byline (only the one block that shows its author has one).
+#[test]
+fn guardian_posts_have_permalinks_and_only_their_own_bylines() {
+    let ex = run("guardian-russia-ukraine-war-2023-05-15", &Strategy::Auto);
+    assert_eq!(ex.posts.len(), 10);
+    for p in &ex.posts {
+        let url = p
+            .url
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}: no url", p.id));
+        assert!(
+            url.starts_with("https://www.theguardian.com/") && url.ends_with(&format!("#{}", p.id)),
+            "{}: {url}",
+            p.id
+        );
+        assert!(
+            p.byline.as_deref().is_none_or(|b| !b.contains(',')),
+            "{}: byline {:?}",
+            p.id,
+            p.byline
+        );
+    }
+    let bylines: Vec<&str> = ex
+        .posts
+        .iter()
+        .filter_map(|p| p.byline.as_deref())
+        .collect();
+    assert_eq!(bylines, ["Jennifer Rankin"]);
+}
+
+/// `livewatch check`: the layout line, its score and the runner-up; relative times of a
+/// saved file stay null unless `--at` gives its fetch time.
+#[test]
+fn check_prints_the_layout_and_resolves_relative_times_only_with_at() {
+    let nzz = page_path("nzz-israel-gaza-ticker-2024-07-18");
+    let out = common::livewatch().arg("check").arg(&nzz).output().unwrap();
+    let text = common::output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let layout = text
+        .lines()
+        .find(|l| l.starts_with("layout: "))
+        .unwrap_or_else(|| panic!("no layout line: {text}"));
+    assert!(
+        layout.contains("flat feed (time markers)") && layout.contains("12 posts, score "),
+        "{layout}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("runner-up: ")), "{text}");
+
+    // CNN with its state blob removed: only "16 min ago" in the HTML.
+    let page = common::timeline_dir("cnn-relative").join("00.html");
+    let published = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = common::livewatch()
+            .arg("check")
+            .arg(&page)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::output_text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["published"].clone())
+            .collect()
+    };
+    let without = published(&[]);
+    assert_eq!(without.len(), 7);
+    assert!(without.iter().all(|p| p.is_null()), "{without:?}");
+    let with = published(&["--at", "2020-02-19T11:42:00Z"]);
+    assert_eq!(with.len(), 7);
+    assert!(
+        with.iter()
+            .all(|p| p.as_str().is_some_and(|t| t.starts_with("2020-02-19T"))),
+        "{with:?}"
+    );
+    // A bad --at is a usage error.
+    let out = common::livewatch()
+        .args(["check", "--at", "yesterday"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+}
