@@ -501,9 +501,11 @@ fn by_class_stem(doc: &Html, members: Vec<NodeId>) -> Vec<Vec<NodeId>> {
         None if !bare.is_empty() => out.push(bare),
         _ => {}
     }
-    // Page order inside each feed.
+    // Page order inside each feed (members come in page order).
+    let position: HashMap<NodeId, usize> =
+        members.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     for v in &mut out {
-        v.sort_by_key(|id| members.iter().position(|m| m == id));
+        v.sort_by_key(|id| position.get(id).copied());
     }
     out
 }
