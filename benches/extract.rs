@@ -1,5 +1,8 @@
 //! Extraction cost per fixture page: `cargo bench --bench extract`. divan prints the time per
 //! page and, with the byte counter, MB/s; a summary line per page gives ms and ms/MB.
+//! `page`: the automatic chain (the profiled pages use their site profile); `generic`: the
+//! same pages with the profiles off, so the layout analyser does the work; `unprofiled`:
+//! pages of sites with no profile, through the automatic chain (the analyser again).
 
 use std::path::Path;
 
@@ -20,14 +23,24 @@ const PAGES: &[&str] = &[
     "br24-nahost-ticker-2024-08-27",
 ];
 
+const UNPROFILED: &[&str] = &[
+    "nzz-israel-gaza-ticker-2024-07-18",
+    "sportsfr-lorient-lyon-direct-2020-09-27",
+    "telegraph-airasia-latest-2014-12-31",
+    "hutchnews-ap-the-latest-covid-2020-11-23",
+];
+
 fn main() {
     divan::main();
 }
 
 fn load(stem: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pages")
-        .join(format!("{stem}.html"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let path = ["pages", "unprofiled"]
+        .iter()
+        .map(|d| dir.join(d).join(format!("{stem}.html")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join("pages").join(format!("{stem}.html")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -39,6 +52,20 @@ fn fetched_at() -> DateTime<Utc> {
 
 #[divan::bench(args = PAGES, sample_count = 30)]
 fn page(bencher: Bencher, stem: &str) {
+    run(bencher, stem, &Strategy::Auto);
+}
+
+#[divan::bench(args = PAGES, sample_count = 30)]
+fn generic(bencher: Bencher, stem: &str) {
+    run(bencher, stem, &Strategy::Named("generic".into()));
+}
+
+#[divan::bench(args = UNPROFILED, sample_count = 30)]
+fn unprofiled(bencher: Bencher, stem: &str) {
+    run(bencher, stem, &Strategy::Auto);
+}
+
+fn run(bencher: Bencher, stem: &str, strategy: &Strategy) {
     let body = load(stem);
     bencher.counter(BytesCount::of_slice(&body)).bench(|| {
         let page = Page {
@@ -47,6 +74,6 @@ fn page(bencher: Bencher, stem: &str) {
             content_type: None,
             fetched_at: fetched_at(),
         };
-        extract(&page, &Strategy::Auto)
+        extract(&page, strategy)
     });
 }

@@ -176,6 +176,16 @@ struct CheckArgs {
     /// watch for this URL (to try a CSS profile before the daemon uses it).
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// The fetch time of a saved FILE (RFC 3339), to resolve relative times ("12 min ago")
+    /// and bare clocks; without it a file has none and those times stay null.
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_at(s: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-11-20T15:00:00Z: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -655,7 +665,9 @@ async fn refresh_status(daemon: &Daemon, supervisor: &mut Supervisor) {
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
-    let fetched_at = chrono::Utc::now();
+    let fetched_at = a.at.unwrap_or_else(chrono::Utc::now);
+    // A saved file has no fetch time of its own: only `--at` gives one.
+    let mut clocked = true;
     let cfg = a.config.clone().map(|p| load_config(Some(p))).transpose()?;
     let fetch_settings = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
     let is_url =
@@ -668,6 +680,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     }
     let (body, url, content_type) = if !is_url {
         let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
+        clocked = a.at.is_some();
         let url = a.url.clone().unwrap_or_else(|| {
             let abs = std::fs::canonicalize(&a.target).unwrap_or_else(|_| PathBuf::from(&a.target));
             format!("file://{}", abs.display())
@@ -705,7 +718,11 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         Some(_) => Strategy::Auto,
         None => watched.map(|w| w.strategy.clone()).unwrap_or_default(),
     };
-    let ex = extract::extract(&page, &strategy);
+    let ex = if clocked {
+        extract::extract(&page, &strategy)
+    } else {
+        extract::extract_unclocked(&page, &strategy)
+    };
     if ex.posts.is_empty() {
         eprintln!("no posts found in {}", a.target);
         for at in &ex.attempts {
@@ -727,6 +744,14 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
             ex.posts.len(),
             ex.extractor
         )?;
+        if let Some(l) = &ex.layout {
+            writeln!(out, "layout: {}", layout_line(l))?;
+        }
+        match &ex.runner_up {
+            Some(r) => writeln!(out, "runner-up: {}", layout_line(r))?,
+            None if ex.layout.is_some() => writeln!(out, "runner-up: none")?,
+            None => {}
+        }
         for p in &ex.posts {
             let time = p
                 .published
@@ -746,6 +771,17 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "flat feed (time markers) at div#mainBodyArea, 38 posts, score 21034".
+fn layout_line(l: &extract::generic::Layout) -> String {
+    format!(
+        "{} at {}, {} posts, score {:.0}",
+        l.kind,
+        crate::text::collapse_ws(&l.at),
+        l.posts,
+        l.score
+    )
 }
 
 async fn notify_test(a: ConfigArgs) -> Result<ExitCode> {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use scraper::{ElementRef, Html, Selector};
 
 use super::text::{line_of, text_of};
-use super::time::{parse_relative, parse_stamp};
+use super::time::{is_relative, parse_stamp};
 use super::{Context, Draft, Selectors};
 
 fn compile(name: &str, css: &str) -> Result<Selector, String> {
@@ -40,7 +40,7 @@ pub fn extract(doc: &Html, s: &Selectors, ctx: &Context) -> Result<Vec<Draft>, S
                     .attr("datetime")
                     .map(str::to_string)
                     .unwrap_or_else(|| line_of(t));
-                if parse_relative(&raw, ctx.fetched_at).is_some() {
+                if is_relative(&raw) {
                     return None;
                 }
                 parse_stamp(&raw).or_else(|| ctx.clock_text(&raw))

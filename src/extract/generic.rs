@@ -12,7 +12,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 
 use super::profiles::sel;
 use super::text::{line_of, text_of, Text};
-use super::time::{parse_clock_prefix, parse_date, parse_relative, parse_stamp, zone};
+use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp, zone};
 use super::{Context, Draft};
 
 /// Elements that carry a machine-readable post time.
@@ -58,8 +58,51 @@ const ID_ATTRS: &[&str] = &[
     "data-item-id",
 ];
 
+/// A layout the analyser considered: what kind of feed, where, and how strongly the page's
+/// main text supports it (`check` prints the chosen one and the runner-up).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// `repeated blocks`, `flat feed (time markers)`, `flat feed (separators)`,
+    /// `time headings`.
+    pub kind: &'static str,
+    /// Where the feed is: a short CSS path of its root.
+    pub at: String,
+    /// How many posts it gives.
+    pub posts: usize,
+    /// Main-text mass of those posts (letters, capped per post), discounted for link
+    /// density and for lying beside the feed (aside, nav, footer, related lists).
+    pub score: f64,
+}
+
+/// What the analyser found: the posts of the best layout, that layout and the runner-up.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub posts: Vec<Draft>,
+    pub chosen: Option<Layout>,
+    pub runner_up: Option<Layout>,
+}
+
+pub(super) struct Candidate {
+    pub(super) layout: Layout,
+    pub(super) drafts: Vec<Draft>,
+}
+
+/// Times written as text are looked for when the machine-readable ones give fewer posts
+/// than this (a feed with a few embeds that carry a `datetime` is not yet a timed feed).
+const TEXT_PASS_BELOW: usize = 6;
+
+/// The text a post counts for at most when layouts are compared.
+const POST_TEXT_CAP: usize = 1000;
+
 /// Posts found by the generic rules, in page order.
 pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
+    analyse(doc, ctx).posts
+}
+
+/// Every layout the page could have — repeated sibling blocks with a time, flat runs of
+/// siblings started by a time marker or split by `___` separators (across wrapper divs),
+/// time-prefixed headings — each scored by the main text its posts hold; the best wins.
+pub fn analyse(doc: &Html, ctx: &Context) -> Analysis {
     let guessed;
     let ctx = if ctx.zone_known {
         ctx
@@ -70,23 +113,114 @@ pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
         };
         &guessed
     };
-    let mut blocks = container_posts(doc, ctx, false);
-    if blocks.len() >= 3 {
-        return blocks;
+    // Machine-readable marks, and times written as text ("14:05", "16 min ago") for sites
+    // that mark no machine time on some or all of their posts: the scores decide.
+    let mut cands = container_posts(doc, ctx, false);
+    if cands
+        .first()
+        .is_none_or(|c| c.drafts.len() < TEXT_PASS_BELOW)
+    {
+        cands.extend(container_posts(doc, ctx, true));
     }
-    // Sites that write their post times only as text ("14:05") and mark no machine time.
-    let texts = container_posts(doc, ctx, true);
-    if texts.len() > blocks.len() {
-        blocks = texts;
+    cands.extend(time_headings(doc, ctx));
+    cands.extend(super::flat::flat_feeds(doc, ctx));
+    cands.retain(|c| !c.drafts.is_empty());
+    cands.sort_by(|a, b| b.layout.score.total_cmp(&a.layout.score));
+    let mut it = cands.into_iter();
+    let Some(best) = it.next() else {
+        return Analysis::default();
+    };
+    // The runner-up is another place on the page (a layout of the same posts found a second
+    // way says nothing about doubt).
+    let runner_up = it
+        .find(|c| c.layout.at != best.layout.at || c.layout.posts != best.layout.posts)
+        .map(|c| c.layout);
+    Analysis {
+        posts: best.drafts,
+        chosen: Some(best.layout),
+        runner_up,
     }
-    if blocks.len() >= 3 {
-        return blocks;
+}
+
+/// Letters and digits of the drafts' text (capped per post), times `weight`.
+pub(crate) fn score(drafts: &[Draft], link_ratio: f64, beside: bool) -> f64 {
+    let mass: usize = drafts
+        .iter()
+        .map(|d| {
+            let n = d.headline.as_deref().map_or(0, count_alnum) + count_alnum(&d.body);
+            n.min(POST_TEXT_CAP)
+        })
+        .sum();
+    let links = (1.0 - link_ratio).clamp(0.0, 1.0);
+    let side = if beside { 0.25 } else { 1.0 };
+    (mass as f64) * links * links * side
+}
+
+fn count_alnum(s: &str) -> usize {
+    s.chars().filter(|c| c.is_alphanumeric()).count()
+}
+
+/// Share of the elements' text that sits inside links.
+pub(super) fn link_ratio<'a>(els: impl Iterator<Item = ElementRef<'a>>) -> f64 {
+    use ego_tree::iter::Edge;
+    let (mut all, mut linked) = (0usize, 0usize);
+    for e in els {
+        // One walk, counting how many links are open.
+        let mut in_link = 0usize;
+        for edge in e.traverse() {
+            match edge {
+                Edge::Open(n) => match n.value() {
+                    Node::Text(t) => {
+                        let len = t.trim().len();
+                        all += len;
+                        if in_link > 0 {
+                            linked += len;
+                        }
+                    }
+                    Node::Element(el) if el.name() == "a" => in_link += 1,
+                    _ => {}
+                },
+                Edge::Close(n) => {
+                    if n.value().as_element().is_some_and(|el| el.name() == "a") {
+                        in_link = in_link.saturating_sub(1);
+                    }
+                }
+            }
+        }
     }
-    let headed = time_headings(doc, ctx);
-    if headed.len() >= 2 || headed.len() > blocks.len() {
-        return headed;
+    if all == 0 {
+        0.0
+    } else {
+        linked as f64 / all as f64
     }
-    blocks
+}
+
+/// `tag#id` or `tag.class` of an element and up to two ancestors: where a layout is.
+pub(super) fn describe(el: ElementRef<'_>) -> String {
+    let one = |e: ElementRef<'_>| {
+        let v = e.value();
+        match (
+            v.id(),
+            v.attr("class").and_then(|c| c.split_whitespace().next()),
+        ) {
+            (Some(id), _) if !id.is_empty() => format!("{}#{id}", v.name()),
+            (_, Some(c)) => format!("{}.{c}", v.name()),
+            _ => v.name().to_string(),
+        }
+    };
+    let mut parts = vec![one(el)];
+    for a in el.ancestors().filter_map(ElementRef::wrap).take(2) {
+        if matches!(a.value().name(), "body" | "html") {
+            break;
+        }
+        let stop = a.value().id().is_some();
+        parts.push(one(a));
+        if stop {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.join(" > ")
 }
 
 /// The zone of time-of-day stamps that state none, for a page no profile knows: the zone of
@@ -99,12 +233,10 @@ fn guess_zone(ctx: &Context) -> Tz {
         .and_then(|u| u.host_str().map(str::to_string))
         .and_then(|h| country_zone(&h));
     let offset = ctx.page_offset.filter(|o| o.local_minus_utc() != 0);
+    let at = ctx.page_time.or(ctx.fetched_at);
     match (offset, tld) {
         (Some(off), Some(tz))
-            if tz
-                .offset_from_utc_datetime(&ctx.page_time.naive_utc())
-                .fix()
-                == off =>
+            if at.is_none_or(|t| tz.offset_from_utc_datetime(&t.naive_utc()).fix() == off) =>
         {
             tz
         }
@@ -180,6 +312,12 @@ fn text_time(raw: &str, ctx: &Context) -> Option<Option<DateTime<Utc>>> {
         return None;
     }
     let s = LEAD.find(s).map_or(s, |m| &s[m.end()..]);
+    // A match minute ("91'", "45+2'"): the post's time mark, but no time of day.
+    static MINUTE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\d{1,3}(?:\+\d{1,2})?\s*['’′]$").unwrap());
+    if MINUTE.is_match(s) {
+        return Some(None);
+    }
     if let Some((clock, rest)) = parse_clock_prefix(s) {
         let rest = rest.trim().trim_start_matches([',', '·', '|', '-']).trim();
         if rest.is_empty() {
@@ -204,7 +342,7 @@ fn text_time(raw: &str, ctx: &Context) -> Option<Option<DateTime<Utc>>> {
         }
         return None;
     }
-    parse_relative(s, ctx.fetched_at).map(|_| None)
+    is_relative(s).then_some(None)
 }
 
 /// The text-time marks of a document: elements of [`TEXT_TIME_MARKS`] whose text is a time.
@@ -223,12 +361,13 @@ fn text_marks<'a>(
     .collect()
 }
 
-/// The largest set of same-tag siblings that each contain a time mark (machine-readable
-/// marks only, or with `text_times` also times written as text).
-fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
-    // (parent, tag, class) → the distinct children that hold a time mark.
-    let mut groups: HashMap<(NodeId, String), Vec<NodeId>> = HashMap::new();
-    let mut seen: HashSet<(NodeId, NodeId)> = HashSet::new();
+/// Sets of same-tag siblings that each contain a time mark (machine-readable marks only, or
+/// with `text_times` also times written as text), best first (at most two).
+///
+/// Siblings are one feed when they share the tag and a class stem (`slider-ele left` /
+/// `slider-ele right green`, `post` / `post key-event`, `entry--pinned`): items of one feed
+/// alternate classes or carry an extra one for key events.
+fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Candidate> {
     let marks: Vec<ElementRef<'_>> = if text_times {
         text_marks(doc.select(sel(TEXT_TIME_MARKS)), ctx)
             .into_iter()
@@ -239,22 +378,37 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
         doc.select(sel(TIME_MARKS)).collect()
     };
     // Times in reader comments, "Most read"/related lists, asides and footers are not
-    // posts; they count only when nothing else on the page has a time.
+    // posts; they count only when nothing else on the page forms a feed (a football
+    // "direct" calls its own feed `match-comments`).
     let (inside, outside): (Vec<_>, Vec<_>) = marks.into_iter().partition(|m| !beside_feed(*m));
-    let marks = if inside.len() >= 2 {
-        inside
-    } else {
-        [inside, outside].concat()
-    };
+    if inside.len() >= 2 {
+        let found = groups_of(doc, ctx, inside.clone());
+        let real =
+            |d: &Draft| d.headline.as_deref().map_or(0, count_alnum) + count_alnum(&d.body) >= 20;
+        if found
+            .iter()
+            .any(|c| c.drafts.iter().filter(|d| real(d)).count() >= 2)
+            || outside.is_empty()
+        {
+            return found;
+        }
+    }
+    groups_of(doc, ctx, [inside, outside].concat())
+}
+
+/// The best two groups of same-tag siblings holding the given time marks.
+fn groups_of<'a>(doc: &'a Html, ctx: &Context, marks: Vec<ElementRef<'a>>) -> Vec<Candidate> {
+    // (parent, tag) → the distinct children that hold a time mark.
+    let mut groups: HashMap<(NodeId, String), Vec<NodeId>> = HashMap::new();
+    let mut seen: HashSet<(NodeId, NodeId)> = HashSet::new();
     for mark in marks {
         let mut node = *mark;
         for _ in 0..MAX_UP {
             let Some(parent) = node.parent() else { break };
             if let Node::Element(el) = node.value() {
                 if seen.insert((parent.id(), node.id())) {
-                    let class = el.classes().next().unwrap_or("").to_string();
                     groups
-                        .entry((parent.id(), format!("{}.{class}", el.name())))
+                        .entry((parent.id(), el.name().to_string()))
                         .or_default()
                         .push(node.id());
                 }
@@ -265,8 +419,9 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
     // Each member counts by its text, capped: a feed of real posts outweighs a longer list
     // of headline links with times ("Most read", related stories), and more posts outweigh
     // a wrapper around the feed and a sidebar. Among equals, the innermost group.
-    let best = groups
+    let mut ranked: Vec<(usize, std::cmp::Reverse<usize>, Vec<NodeId>)> = groups
         .into_values()
+        .flat_map(|members| by_class_stem(doc, members))
         .filter(|members| members.len() >= 2)
         .map(|members| {
             let set: HashSet<NodeId> = members.iter().copied().collect();
@@ -279,65 +434,160 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Draft> {
             let total: usize = lens.iter().sum();
             (score, std::cmp::Reverse(total), members)
         })
-        .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
-        .map(|(_, _, members)| members);
-    let Some(members) = best else {
-        return Vec::new();
-    };
+        .collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    ranked
+        .into_iter()
+        .take(2)
+        .filter_map(|(_, _, members)| group_candidate(doc, ctx, &members))
+        .collect()
+}
+
+/// Split siblings of one tag into feeds by class: members that share a class stem (the
+/// class without a BEM `--modifier`) are one feed; members without a class join the largest.
+fn by_class_stem(doc: &Html, members: Vec<NodeId>) -> Vec<Vec<NodeId>> {
+    let classes: Vec<Vec<String>> = members
+        .iter()
+        .map(|id| {
+            doc.tree
+                .get(*id)
+                .and_then(ElementRef::wrap)
+                .map(|e| {
+                    e.value()
+                        .classes()
+                        .map(|c| c.split("--").next().unwrap_or(c).to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    // Union-find over members by shared stems.
+    let mut parent: Vec<usize> = (0..members.len()).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, cs) in classes.iter().enumerate() {
+        for c in cs {
+            match first.get(c.as_str()) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a] = b;
+                }
+                None => {
+                    first.insert(c, i);
+                }
+            }
+        }
+    }
+    let mut sets: HashMap<usize, Vec<NodeId>> = HashMap::new();
+    let mut bare = Vec::new();
+    for (i, id) in members.iter().enumerate() {
+        if classes[i].is_empty() {
+            bare.push(*id);
+        } else {
+            let r = root(&mut parent, i);
+            sets.entry(r).or_default().push(*id);
+        }
+    }
+    let mut out: Vec<Vec<NodeId>> = sets.into_values().collect();
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    match out.first_mut() {
+        Some(big) if !bare.is_empty() => big.extend(bare),
+        None if !bare.is_empty() => out.push(bare),
+        _ => {}
+    }
+    // Page order inside each feed (members come in page order).
+    let position: HashMap<NodeId, usize> =
+        members.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+    for v in &mut out {
+        v.sort_by_key(|id| position.get(id).copied());
+    }
+    out
+}
+
+/// The posts of one group of sibling blocks.
+fn group_candidate(doc: &Html, ctx: &Context, members: &[NodeId]) -> Option<Candidate> {
     let els: Vec<ElementRef<'_>> = members
         .iter()
         .filter_map(|id| doc.tree.get(*id).and_then(ElementRef::wrap))
         .collect();
+    let first = *els.first()?;
+    let parent = first.parent().and_then(ElementRef::wrap)?;
+    let set: HashSet<NodeId> = members.iter().copied().collect();
     let posts: Vec<Draft> = els.iter().map(|el| block_post(*el, ctx)).collect();
     let empty = posts
         .iter()
         .filter(|d| d.body.is_empty() && d.headline.is_none())
         .count();
-    if empty * 2 <= posts.len() {
-        return posts
+    let drafts: Vec<Draft> = if empty * 2 <= posts.len() {
+        posts
             .into_iter()
-            .filter(|d| !d.body.is_empty() || d.headline.is_some())
-            .collect();
-    }
-    // The blocks hold only their time ("<dt>14:05</dt><dd>…</dd>", "<div class=time>…</div>
-    // <p>…</p>"): each post runs from its time to the next one.
-    let set: HashSet<NodeId> = members.iter().copied().collect();
-    els.iter()
-        .zip(posts)
-        .map(|(el, mut d)| {
-            let mut text = Text::default();
-            let mut headline = None;
-            for sib in span(*el, &set).skip(1) {
-                let mut skip = HashSet::new();
-                if headline.is_none() {
-                    if let Some(h) = std::iter::once(sib)
-                        .filter(|e| HEADINGS.matches(e))
-                        .chain(sib.select(&HEADINGS))
-                        .next()
-                    {
-                        skip.insert(h.id());
-                        headline = Some(line_of(h)).filter(|h| !h.is_empty());
-                        if h.id() == sib.id() {
-                            continue;
+            .filter(|d| !d.body.is_empty() || d.headline.is_some() || !d.captions.is_empty())
+            .collect()
+    } else {
+        // The blocks hold only their time ("<dt>14:05</dt><dd>…</dd>", "<div class=time>…
+        // </div><p>…</p>"): each post runs from its time to the next one.
+        els.iter()
+            .zip(posts)
+            .map(|(el, mut d)| {
+                let mut text = Text::default();
+                let mut headline = None;
+                for sib in span(*el, &set).skip(1) {
+                    let mut skip = HashSet::new();
+                    if headline.is_none() {
+                        if let Some(h) = std::iter::once(sib)
+                            .filter(|e| HEADINGS.matches(e))
+                            .chain(sib.select(&HEADINGS))
+                            .next()
+                        {
+                            skip.insert(h.id());
+                            headline = Some(line_of(h)).filter(|h| !h.is_empty());
+                            if h.id() == sib.id() {
+                                continue;
+                            }
                         }
                     }
+                    let t = text_of(sib, &skip);
+                    text.paragraphs.extend(t.paragraphs);
+                    text.captions.extend(t.captions);
                 }
-                let t = text_of(sib, &skip);
-                text.paragraphs.extend(t.paragraphs);
-                text.captions.extend(t.captions);
-            }
-            d.headline = d.headline.or(headline);
-            d.body = text.body();
-            d.captions.extend(text.captions);
-            d
-        })
-        .filter(|d| !d.body.is_empty() || d.headline.is_some())
-        .collect()
+                d.headline = d.headline.or(headline);
+                d.body = text.body();
+                d.captions.extend(text.captions);
+                d
+            })
+            .filter(|d| !d.body.is_empty() || d.headline.is_some())
+            .collect()
+    };
+    let ratio = link_ratio(els.iter().flat_map(|e| span(*e, &set)));
+    let layout = Layout {
+        kind: "repeated blocks",
+        at: format!("{} > {}", describe(parent), tag_class(first)),
+        posts: drafts.len(),
+        score: score(&drafts, ratio, beside_feed(first)),
+    };
+    Some(Candidate { layout, drafts })
+}
+
+fn tag_class(e: ElementRef<'_>) -> String {
+    match e
+        .value()
+        .attr("class")
+        .and_then(|c| c.split_whitespace().next())
+    {
+        Some(c) => format!("{}.{c}", e.value().name()),
+        None => e.value().name().to_string(),
+    }
 }
 
 /// Whether an element lies in a part of the page that is not the feed: `<aside>`, `<nav>`,
 /// `<footer>`, or a block whose class or id names comments, related or popular stories.
-fn beside_feed(el: ElementRef<'_>) -> bool {
+pub(super) fn beside_feed(el: ElementRef<'_>) -> bool {
     static BESIDE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)(^|[\s_-])(comments?|comment-list|disqus|related|recommended|recommendations|most-?read|most-?popular|popular|trending|more-stories)($|[\s_-])").unwrap()
     });
@@ -445,7 +695,38 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
                 .find_map(|t| ctx.clock_text(&line_of(t)))
         })
         .or_else(|| texts.iter().find_map(|(_, t)| *t));
-    let updated = attr_time(UPDATED_ATTRS);
+    // Only a relative time ("16 min ago"): against the fetch time, when there is one.
+    let relative = if published.is_none() {
+        texts.iter().find_map(|(e, _)| ctx.relative(&line_of(*e)))
+    } else {
+        None
+    };
+    let published = published.or(relative);
+    // The last-edit time: an attribute, else a later machine time in the post's footer or
+    // marked as an update ("Updated at 12.08 BST").
+    let updated = attr_time(UPDATED_ATTRS).or_else(|| {
+        el.select(&TIMES)
+            .filter(|t| {
+                let class = t.value().attr("class").unwrap_or("").to_ascii_lowercase();
+                let near = t
+                    .parent()
+                    .and_then(ElementRef::wrap)
+                    .map(line_of)
+                    .unwrap_or_default()
+                    .to_lowercase();
+                t.ancestors()
+                    .take_while(|a| a.id() != el.id())
+                    .filter_map(ElementRef::wrap)
+                    .any(|a| a.value().name() == "footer")
+                    || class.contains("updat")
+                    || class.contains("modif")
+                    || near.contains("updated")
+                    || near.contains("aktualisiert")
+                    || near.contains("mis à jour")
+            })
+            .filter_map(|t| parse_stamp(t.value().attr("datetime")?))
+            .find(|t| published.is_some_and(|p| *t > p))
+    });
     let id = post_id(el);
     let url = permalink.and_then(|href| {
         let base = ctx.page_url.as_ref()?;
@@ -469,6 +750,7 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
         updated,
         body: text.body(),
         captions: text.captions,
+        relative: relative.is_some(),
         ..Draft::default()
     }
 }
@@ -507,7 +789,7 @@ fn post_id(el: ElementRef<'_>) -> Option<String> {
 }
 
 /// Headings that start with a time, grouped by parent; the largest group.
-fn time_headings(doc: &Html, ctx: &Context) -> Vec<Draft> {
+fn time_headings(doc: &Html, ctx: &Context) -> Option<Candidate> {
     let mut by_parent: HashMap<NodeId, (String, usize)> = HashMap::new();
     for h in doc.select(sel("h2, h3, h4, p > strong:first-child")) {
         if parse_clock_prefix(&line_of(h)).is_some_and(|(_, rest)| !rest.is_empty()) {
@@ -519,22 +801,27 @@ fn time_headings(doc: &Html, ctx: &Context) -> Vec<Draft> {
             }
         }
     }
-    let Some((parent, (tag, _))) = by_parent
+    let (parent, (tag, _)) = by_parent
         .into_iter()
         .filter(|(_, (_, n))| *n >= 2)
-        .max_by_key(|(_, (_, n))| *n)
-    else {
-        return Vec::new();
-    };
-    let Some(parent) = doc.tree.get(parent).and_then(ElementRef::wrap) else {
-        return Vec::new();
-    };
+        .max_by_key(|(_, (_, n))| *n)?;
+    let parent = doc.tree.get(parent).and_then(ElementRef::wrap)?;
     let heads: Vec<ElementRef<'_>> = parent
         .children()
         .filter_map(ElementRef::wrap)
         .filter(|e| e.value().name() == tag)
         .collect();
-    headed_posts(&heads, &[], false, ctx)
+    let drafts = headed_posts(&heads, &[], false, ctx);
+    let ratio = link_ratio(std::iter::once(parent));
+    Some(Candidate {
+        layout: Layout {
+            kind: "time headings",
+            at: format!("{} > {tag}", describe(parent)),
+            posts: drafts.len(),
+            score: score(&drafts, ratio, beside_feed(parent)),
+        },
+        drafts,
+    })
 }
 
 /// Posts that run from a time-prefixed heading to the next heading (of the `heading`
@@ -553,7 +840,7 @@ pub fn heading_posts(
 }
 
 /// "All times below are in Beijing time." — a note that sets the zone of the headings after it.
-fn zone_note(text: &str) -> Option<chrono_tz::Tz> {
+pub(super) fn zone_note(text: &str) -> Option<chrono_tz::Tz> {
     static NOTE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)^\W*(?:all )?times(?: below| here| shown)?(?: are)? (?:in )?([a-z ]{2,20}?)(?: time)?\W*$").unwrap()
     });
@@ -671,8 +958,9 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         Context {
-            fetched_at: t,
-            page_time: t,
+            fetched_at: Some(t),
+            page_time: Some(t),
+            page_day: None,
             published_only: false,
             zone,
             zone_known: false,
@@ -723,28 +1011,28 @@ mod tests {
         // Opened at 08:00, fetched in the evening: later clocks are that day ...
         let mut c = ctx("2026-11-20T08:00:00Z", Tz::UTC);
         c.published_only = true;
-        c.fetched_at = utc("2026-11-20T20:00:00Z");
+        c.fetched_at = Some(utc("2026-11-20T20:00:00Z"));
         assert_eq!(
             c.at_clock(clock(15, 15), None),
             Some(utc("2026-11-20T15:15:00Z"))
         );
         // ... a republication at 10:32 dates the morning's posts before it that day ...
-        c.page_time = utc("2026-11-20T10:32:00Z");
+        c.page_time = Some(utc("2026-11-20T10:32:00Z"));
         assert_eq!(
             c.at_clock(clock(0, 2), None),
             Some(utc("2026-11-20T00:02:00Z"))
         );
         // ... just after midnight, a late-evening clock is the day before ...
-        c.page_time = utc("2026-11-21T00:30:00Z");
-        c.fetched_at = utc("2026-11-21T01:00:00Z");
+        c.page_time = Some(utc("2026-11-21T00:30:00Z"));
+        c.fetched_at = Some(utc("2026-11-21T01:00:00Z"));
         assert_eq!(
             c.at_clock(clock(23, 50), None),
             Some(utc("2026-11-20T23:50:00Z"))
         );
         // ... and never more than 90 min after the fetch (02:00 tomorrow is nearer to the
         // page's 23:30 than 02:00 today, but not yet come).
-        c.page_time = utc("2026-11-20T23:30:00Z");
-        c.fetched_at = utc("2026-11-20T23:35:00Z");
+        c.page_time = Some(utc("2026-11-20T23:30:00Z"));
+        c.fetched_at = Some(utc("2026-11-20T23:35:00Z"));
         assert_eq!(
             c.at_clock(clock(2, 0), None),
             Some(utc("2026-11-20T02:00:00Z"))

@@ -43,43 +43,105 @@ pub fn blocks(doc: &Html) -> (Vec<Value>, Vec<String>) {
 /// The live blog in the page's JSON-LD, if any block declares one.
 pub fn live_blog(values: &[Value]) -> Option<LiveBlog> {
     let mut found: Option<LiveBlog> = None;
+    walk(values, |v| {
+        if !has_type(v, "LiveBlogPosting") {
+            return true;
+        }
+        let blog = found.get_or_insert_with(LiveBlog::default);
+        blog.coverage_end = blog
+            .coverage_end
+            .or_else(|| time_field(v, "coverageEndTime"));
+        blog.date_published = blog
+            .date_published
+            .or_else(|| time_field(v, "datePublished"));
+        blog.date_modified = blog.date_modified.or_else(|| time_field(v, "dateModified"));
+        let mut updates = Vec::new();
+        match v.get("liveBlogUpdate") {
+            Some(Value::Array(items)) => updates.extend(items.iter()),
+            Some(one @ Value::Object(_)) => updates.push(one),
+            _ => {}
+        }
+        let mut drafts: Vec<Draft> = updates.into_iter().filter_map(update).collect();
+        page_level_fields(v, &mut drafts);
+        blog.updates.extend(drafts);
+        false
+    });
+    found
+}
+
+/// The page's own publication and modification times from any JSON-LD article or web page
+/// (`NewsArticle`, `ReportageNewsArticle`, `BlogPosting`, `WebPage`, …; articles first): the
+/// date of bare clocks on pages without a live-blog block.
+pub fn page_dates(values: &[Value]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let mut article = (None, None);
+    let mut page = (None, None);
+    walk(values, |v| {
+        let types: Vec<&str> = match v.get("@type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let slot = if types
+            .iter()
+            .any(|t| t.ends_with("Article") || t.ends_with("Posting"))
+        {
+            Some(&mut article)
+        } else if types.iter().any(|t| t.ends_with("WebPage")) {
+            Some(&mut page)
+        } else {
+            None
+        };
+        if let Some(slot) = slot {
+            slot.0 = slot.0.or_else(|| time_field(v, "datePublished"));
+            slot.1 = slot.1.or_else(|| time_field(v, "dateModified"));
+        }
+        // Not into a live blog's updates (their dates are the posts').
+        !has_type(v, "LiveBlogPosting")
+    });
+    (article.0.or(page.0), article.1.or(page.1))
+}
+
+/// Visit every object of the JSON-LD values, depth first in document order; `visit` says
+/// whether to go into the object's members. Iterative, with an explicit stack: the tree is as
+/// deep as serde_json allows.
+fn walk<'a>(values: &'a [Value], mut visit: impl FnMut(&'a Value) -> bool) {
     for v in values {
-        // Iterative walk with an explicit stack: the tree is as deep as serde_json allows.
         let mut stack = vec![v];
         while let Some(v) = stack.pop() {
             match v {
                 Value::Array(items) => stack.extend(items.iter().rev()),
-                Value::Object(map) => {
-                    if has_type(v, "LiveBlogPosting") {
-                        let blog = found.get_or_insert_with(LiveBlog::default);
-                        blog.coverage_end = blog
-                            .coverage_end
-                            .or_else(|| time_field(v, "coverageEndTime"));
-                        blog.date_published = blog
-                            .date_published
-                            .or_else(|| time_field(v, "datePublished"));
-                        blog.date_modified =
-                            blog.date_modified.or_else(|| time_field(v, "dateModified"));
-                        let mut updates = Vec::new();
-                        match map.get("liveBlogUpdate") {
-                            Some(Value::Array(items)) => updates.extend(items.iter()),
-                            Some(one @ Value::Object(_)) => updates.push(one),
-                            _ => {}
-                        }
-                        for u in updates {
-                            if let Some(d) = update(u) {
-                                blog.updates.push(d);
-                            }
-                        }
-                        continue;
-                    }
-                    stack.extend(map.values().rev());
-                }
+                Value::Object(map) if visit(v) => stack.extend(map.values().rev()),
                 _ => {}
             }
         }
     }
-    found
+}
+
+/// Fields an update only repeats from the live blog itself are not the post's: the page's
+/// author list as every post's byline, the page headline as its headline, and one time
+/// shared by every update (the page's date, not each post's).
+fn page_level_fields(blog: &Value, drafts: &mut [Draft]) {
+    let page_author = author(blog);
+    let page_headline =
+        str_field(blog, "headline").map(|h| text_of_fragment(h).paragraphs.join(" "));
+    for d in drafts.iter_mut() {
+        if d.byline.is_some() && d.byline == page_author {
+            d.byline = None;
+        }
+        if d.headline.is_some() && d.headline == page_headline {
+            d.headline = None;
+        }
+    }
+    if drafts.len() >= 2
+        && drafts
+            .iter()
+            .all(|d| d.published.is_some() && d.published == drafts[0].published)
+    {
+        for d in drafts.iter_mut() {
+            d.published = None;
+            d.updated = None;
+        }
+    }
 }
 
 fn has_type(v: &Value, name: &str) -> bool {

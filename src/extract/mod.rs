@@ -9,12 +9,21 @@
 //! 1. reads schema.org structured data: JSON-LD `LiveBlogPosting`/`liveBlogUpdate`
 //!    ([`jsonld`]) and microdata `itemprop="liveBlogUpdate"` ([`microdata`]);
 //! 2. picks a built-in site profile ([`profiles`]) by host or by page markers, else the
-//!    generic extractor ([`generic`]: repeated sibling blocks with a time, or time-prefixed
-//!    headings);
-//! 3. **merges** the HTML posts with the structured ones: the HTML decides which posts the
-//!    page shows (structured entries that match no HTML post are dropped when the HTML
-//!    found posts), and each profile says which source wins for which field. With no HTML
-//!    posts, the structured posts are the result.
+//!    layout analyser ([`generic`]: repeated sibling blocks with a time, flat feeds of time
+//!    markers or `___` separators across wrapper divs (`flat.rs`), time-prefixed headings —
+//!    each layout scored by the main text its posts hold). A profile whose selectors find
+//!    nothing falls back to the analyser, so its other sources (a state blob) are never
+//!    the only ones;
+//! 3. **merges** the HTML posts with the structured ones. With a profile, the HTML decides
+//!    which posts the page shows (structured entries that match no HTML post are dropped
+//!    when the HTML found posts), and the profile says which source wins for which field.
+//!    Without one, the structured data lists the posts, plus the HTML posts of the same
+//!    feed it does not list yet (it lags on real sites). With no HTML posts, the structured
+//!    posts are the result.
+//!
+//! Times of day without a date take the day from a day heading, else the page's own dates
+//! ([`Context::page_time`], [`Context::page_day`]), else the fetch time, never the machine's
+//! clock ([`extract_unclocked`]: no fetch time, no day → `published` null).
 //!
 //! # Post ids (public interface)
 //!
@@ -28,7 +37,9 @@
 //!   keyed by its headline (`h:<letters and digits of the headline>#<n>`), or, with no
 //!   headline either, by the first 64 letters/digits of its body (`b:…#<n>`); only this
 //!   last form changes when the start of the body is edited.
-//! - Relative times ("16 min ago") are never used for ids nor for `published`.
+//! - Relative times ("16 min ago") are never used for ids. They give `published` only when
+//!   the fetch time is known (the daemon, `check --at`), resolved against it; CSS-profile
+//!   time fields take absolute times only.
 //!
 //! Posts come newest first; a pinned copy of a post is dropped (same id, or same headline
 //! and body as another post).
@@ -36,6 +47,7 @@
 pub mod css;
 pub mod decode;
 pub mod depth;
+mod flat;
 pub mod generic;
 pub mod jsonld;
 pub mod microdata;
@@ -64,7 +76,9 @@ pub struct Page<'a> {
     pub body: &'a [u8],
     /// The `Content-Type` header, if any (for the charset).
     pub content_type: Option<&'a str>,
-    /// When the page was fetched: relative times ("16 min ago") resolve against it.
+    /// When the page was fetched: relative times ("16 min ago") resolve against it, and a
+    /// bare clock ("18:00") on a page that states no date of its own takes its day from it.
+    /// [`extract_unclocked`] ignores it (a saved file whose fetch time is unknown).
     pub fetched_at: DateTime<Utc>,
 }
 
@@ -124,6 +138,11 @@ pub struct Extraction {
     pub closed: Option<Closed>,
     /// What was tried and why each failed (for `check` diagnostics).
     pub attempts: Vec<Attempt>,
+    /// The layout the posts were read from (a site profile, or what the layout analyser
+    /// chose), with its score.
+    pub layout: Option<generic::Layout>,
+    /// The analyser's second-best layout: a score near the chosen one's means a weak guess.
+    pub runner_up: Option<generic::Layout>,
 }
 
 /// A post as one source saw it, before merging and before ids are settled.
@@ -141,15 +160,24 @@ pub struct Draft {
     pub prefix: Vec<String>,
     /// The time of day a heading started with, for site rules that settle its date/zone.
     pub clock: Option<time::Clock>,
+    /// `published` was resolved from a relative time ("12 min ago") against the fetch time:
+    /// good to show, never used for a derived id (it shifts by a minute between polls).
+    pub relative: bool,
 }
 
 /// What extractors know about the page as a whole.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub fetched_at: DateTime<Utc>,
-    /// The page's own date (last modified, else published, else the fetch time): the date
-    /// of time-of-day stamps such as "12.50 BST".
-    pub page_time: DateTime<Utc>,
+    /// When the page was fetched; `None` for a saved file checked without `--at`.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// The page's own date (last modified, else published — from a live-blog's JSON-LD, the
+    /// page's meta tags or any JSON-LD article — else the fetch time): the date of
+    /// time-of-day stamps such as "12.50 BST". `None`: no day anywhere, bare clocks give no
+    /// time (never the machine's clock).
+    pub page_time: Option<DateTime<Utc>>,
+    /// The page's day when it states a date but no time (`<meta name="last-modified"
+    /// content="2014-12-31">`): used for bare clocks only when `page_time` is `None`.
+    pub page_day: Option<NaiveDate>,
     /// `page_time` is only the page's publication time (it states no modification time):
     /// not an upper bound for its posts' times.
     pub published_only: bool,
@@ -175,6 +203,11 @@ impl Context {
         self.at_clock(clock, None)
     }
 
+    /// A relative time ("16 min ago") against the fetch time; `None` without one.
+    pub fn relative(&self, raw: &str) -> Option<DateTime<Utc>> {
+        time::parse_relative(raw, self.fetched_at?)
+    }
+
     /// A time of day on `date` (else on the page's date in that zone; a result later than
     /// the page's own time is taken to be the day before).
     pub fn at_clock(&self, clock: time::Clock, date: Option<NaiveDate>) -> Option<DateTime<Utc>> {
@@ -182,7 +215,11 @@ impl Context {
         match date {
             Some(d) => time::local_to_utc(d, clock.hour, clock.minute, tz),
             None => {
-                let d = self.page_time.with_timezone(&tz).date_naive();
+                let Some(page_time) = self.page_time else {
+                    let d = self.page_day?;
+                    return time::local_to_utc(d, clock.hour, clock.minute, tz);
+                };
+                let d = page_time.with_timezone(&tz).date_naive();
                 let t = time::local_to_utc(d, clock.hour, clock.minute, tz)?;
                 let slack = chrono::Duration::minutes(90);
                 if self.published_only {
@@ -194,11 +231,11 @@ impl Context {
                         .into_iter()
                         .flatten()
                         .filter_map(|d| time::local_to_utc(d, clock.hour, clock.minute, tz))
-                        .filter(|c| *c <= self.fetched_at + slack)
-                        .min_by_key(|c| (*c - self.page_time).num_seconds().abs())
+                        .filter(|c| self.fetched_at.is_none_or(|f| *c <= f + slack))
+                        .min_by_key(|c| (*c - page_time).num_seconds().abs())
                         .or(Some(t));
                 }
-                if t > self.page_time + slack {
+                if t > page_time + slack {
                     time::local_to_utc(d.pred_opt()?, clock.hour, clock.minute, tz)
                 } else {
                     Some(t)
@@ -251,6 +288,12 @@ static META_MODIFIED: LazyLock<Selector> = LazyLock::new(|| {
     )
     .unwrap()
 });
+static META_DAYS: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(
+        r#"meta[property="article:modified_time"], meta[itemprop="dateModified"], meta[name="last-modified"], meta[property="article:published_time"], meta[itemprop="datePublished"], meta[name="date"], meta[name="DC.date.issued"], meta[name="dcterms.modified"]"#,
+    )
+    .unwrap()
+});
 static META_PUBLISHED: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(r#"meta[property="article:published_time"], meta[itemprop="datePublished"]"#)
         .unwrap()
@@ -261,9 +304,24 @@ static META_PUBLISHED: LazyLock<Selector> = LazyLock::new(|| {
 /// Returns an `Extraction` with no posts (and `attempts` saying why) when nothing was found.
 /// Never panics on any input.
 pub fn extract(page: &Page<'_>, strategy: &Strategy) -> Extraction {
+    extract_at(page, strategy, Some(page.fetched_at))
+}
+
+/// [`extract`] for a saved page whose fetch time is unknown (`check FILE` without `--at`):
+/// `page.fetched_at` is ignored, relative times ("12 min ago") give no time, and a bare
+/// clock takes its day only from the page itself — never from the machine's clock.
+pub fn extract_unclocked(page: &Page<'_>, strategy: &Strategy) -> Extraction {
+    extract_at(page, strategy, None)
+}
+
+fn extract_at(
+    page: &Page<'_>,
+    strategy: &Strategy,
+    fetched_at: Option<DateTime<Utc>>,
+) -> Extraction {
     let text = decode::decode(page.body, page.content_type);
     let doc = Html::parse_document(&depth::bound(&text));
-    extract_doc(&doc, &text, page, strategy)
+    extract_doc(&doc, &text, page, strategy, fetched_at)
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -273,7 +331,13 @@ fn host_of(url: &str) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> Extraction {
+fn extract_doc(
+    doc: &Html,
+    raw: &str,
+    page: &Page<'_>,
+    strategy: &Strategy,
+    fetched_at: Option<DateTime<Utc>>,
+) -> Extraction {
     let mut out = Extraction {
         title: title(doc),
         ..Extraction::default()
@@ -286,17 +350,27 @@ fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> E
         doc.select(sel)
             .find_map(|m| time::parse_stamp(m.value().attr("content")?))
     };
+    let article = jsonld::page_dates(&blocks);
     let modified = blog
         .as_ref()
         .and_then(|b| b.date_modified)
-        .or_else(|| meta_time(&META_MODIFIED));
+        .or_else(|| meta_time(&META_MODIFIED))
+        .or(article.1);
     let published = blog
         .as_ref()
         .and_then(|b| b.date_published)
-        .or_else(|| meta_time(&META_PUBLISHED));
+        .or_else(|| meta_time(&META_PUBLISHED))
+        .or(article.0);
+    // A day without a time ("2014-12-31" in a meta tag): the day of bare clocks when no
+    // time is stated.
+    let page_day = doc.select(&META_DAYS).find_map(|m| {
+        let v = m.value().attr("content")?.trim();
+        chrono::NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok()
+    });
     let mut ctx = Context {
-        fetched_at: page.fetched_at,
-        page_time: modified.or(published).unwrap_or(page.fetched_at),
+        fetched_at,
+        page_time: modified.or(published).or(fetched_at),
+        page_day,
         published_only: modified.is_none() && published.is_some(),
         zone: Tz::UTC,
         zone_known: false,
@@ -355,16 +429,9 @@ fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> E
             }
             (d, n.clone())
         }
+        // Profiles off: the layout analyser, with the page's structured data.
         Strategy::Named(n) if n == "generic" => {
-            let d = generic::extract(doc, &ctx);
-            if d.is_empty() {
-                attempt(
-                    &mut out,
-                    n,
-                    "no repeated blocks with a time, no time-prefixed headings".into(),
-                );
-            }
-            (d, n.clone())
+            generic_chain(doc, &ctx, &structured, structured_name, &mut out)
         }
         Strategy::Named(n) => match profiles::by_name(n) {
             Some(p) => {
@@ -406,9 +473,24 @@ fn extract_doc(doc: &Html, raw: &str, page: &Page<'_>, strategy: &Strategy) -> E
             &mut out,
         ),
     };
+    if out.layout.is_none() && !drafts.is_empty() {
+        let kind = if profiles::by_name(name.split('+').next().unwrap_or("")).is_some() {
+            "site profile"
+        } else if name == "css" {
+            "CSS selectors"
+        } else {
+            "structured data"
+        };
+        out.layout = Some(generic::Layout {
+            kind,
+            at: name.clone(),
+            posts: drafts.len(),
+            score: generic::score(&drafts, 0.0, false),
+        });
+    }
     out.extractor = name;
     out.posts = finalize(drafts);
-    out.closed = closed(blog.as_ref(), raw, page.fetched_at);
+    out.closed = closed(blog.as_ref(), raw, fetched_at.unwrap_or(page.fetched_at));
     if out.posts.is_empty() && out.attempts.is_empty() {
         attempt(&mut out, "auto", "no extractor found any post".into());
     }
@@ -467,24 +549,66 @@ fn auto(
             ),
         );
     }
-    let html = generic::extract(doc, ctx);
+    generic_chain(doc, ctx, structured, structured_name, out)
+}
+
+/// The layout analyser's posts, merged with the structured ones when the page has them.
+fn generic_chain(
+    doc: &Html,
+    ctx: &Context,
+    structured: &[Draft],
+    structured_name: &str,
+    out: &mut Extraction,
+) -> (Vec<Draft>, String) {
+    let analysis = generic::analyse(doc, ctx);
+    out.layout = analysis.chosen;
+    out.runner_up = analysis.runner_up;
+    let html = analysis.posts;
     if !structured.is_empty() {
         if html.is_empty() {
             return (structured.to_vec(), structured_name.to_string());
         }
-        // Structured data decides which posts exist (the generic HTML guess may be off);
-        // the HTML fills in what it lacks.
-        let merged = merge(structured.to_vec(), &html, Merge::HTML_FIRST);
+        // Structured data lists the posts (the generic HTML guess may be off); the HTML fills
+        // in what it lacks, and adds the posts of the same feed that the structured data
+        // does not list yet (it lags on real sites).
+        let merged = merge_lagging(structured.to_vec(), html);
         return (merged, format!("{structured_name}+generic"));
     }
     if html.is_empty() {
-        attempt(
-            "generic",
-            "no repeated blocks with a time, no time-prefixed headings".into(),
-        );
+        out.attempts.push(Attempt {
+            extractor: "generic".into(),
+            reason: "no repeated blocks with a time, no flat feed of time markers or separators, no time-prefixed headings".into(),
+        });
         return (Vec::new(), String::new());
     }
     (html, "generic".into())
+}
+
+/// Structured posts merged with the HTML ones, plus the HTML posts that match none when the
+/// HTML is the same feed (at least half of its posts match structured ones). HTML order
+/// first, then the structured-only posts (an archive beyond the rendered page).
+fn merge_lagging(structured: Vec<Draft>, html: Vec<Draft>) -> Vec<Draft> {
+    let (merged, matched) = merge_matched(structured, &html, Merge::HTML_FIRST);
+    let hits = matched.iter().filter(|m| m.is_some()).count();
+    if hits == 0 || hits * 2 < html.len() {
+        return merged;
+    }
+    let mut by_html: HashMap<usize, usize> = HashMap::new();
+    for (i, m) in matched.iter().enumerate() {
+        if let Some(j) = m {
+            by_html.insert(*j, i);
+        }
+    }
+    let mut slots: Vec<Option<Draft>> = merged.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(slots.len() + html.len());
+    for (j, h) in html.into_iter().enumerate() {
+        match by_html.get(&j) {
+            Some(&i) => out.extend(slots[i].take()),
+            None => out.push(h),
+        }
+    }
+    out.extend(slots.into_iter().flatten());
+    out
 }
 
 fn structured_reason(
@@ -591,7 +715,17 @@ const BODY_KEY: usize = 40;
 /// Secondary entries are matched by id key, then by a headline unique on both sides, then by
 /// the start of the body.
 pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draft> {
+    merge_matched(primary, secondary, rules).0
+}
+
+/// [`merge`], and for each primary post the index of the secondary one it was matched with.
+fn merge_matched(
+    primary: Vec<Draft>,
+    secondary: &[Draft],
+    rules: Merge,
+) -> (Vec<Draft>, Vec<Option<usize>>) {
     let mut used = vec![false; secondary.len()];
+    let mut matched = Vec::with_capacity(primary.len());
     let by_id: HashMap<String, usize> = secondary
         .iter()
         .enumerate()
@@ -640,21 +774,30 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
             let pk = key_prefix(&p.body, BODY_KEY);
             found = free(by_start.get(&pk), &used);
         }
+        matched.push(found);
         if let Some(i) = found {
             used[i] = true;
             let s = &secondary[i];
             pick(&mut p.headline, &s.headline, rules.headline);
+            // A headline cut off with "…" in one source is whole in the other.
+            if let (Some(mine), Some(theirs)) = (&p.headline, &s.headline) {
+                if rules.headline != Prefer::HtmlOnly && truncated_of(mine, theirs) {
+                    p.headline = Some(theirs.clone());
+                }
+            }
             pick(&mut p.byline, &s.byline, rules.byline);
             if rules.times != Prefer::HtmlOnly {
                 // Both times from one source, so published ≤ updated stays consistent.
                 let sec_has = s.published.is_some();
                 let take = match rules.times {
                     Prefer::Structured => sec_has,
-                    _ => p.published.is_none() && sec_has,
+                    // A stated time beats one resolved from "12 min ago".
+                    _ => (p.published.is_none() || (p.relative && !s.relative)) && sec_has,
                 };
                 if take {
                     p.published = s.published;
                     p.updated = s.updated;
+                    p.relative = s.relative;
                 } else if p.updated.is_none()
                     && rules.times == Prefer::Html
                     && p.published == s.published
@@ -677,7 +820,18 @@ pub fn merge(primary: Vec<Draft>, secondary: &[Draft], rules: Merge) -> Vec<Draf
         }
         out.push(p);
     }
-    out
+    (out, matched)
+}
+
+/// `short` ends with an ellipsis and is the start of the longer `long`.
+fn truncated_of(short: &str, long: &str) -> bool {
+    let cut = short.trim_end();
+    let Some(stem) = cut.strip_suffix('…').or_else(|| cut.strip_suffix("...")) else {
+        return false;
+    };
+    let (a, b) = (key(stem), key(long));
+    let n = a.chars().count().saturating_sub(6).max(1);
+    b.chars().count() > n && key_prefix(stem, n) == key_prefix(long, n)
 }
 
 fn pick(mine: &mut Option<String>, theirs: &Option<String>, rule: Prefer) {
@@ -806,8 +960,21 @@ fn tidy(d: &mut Draft) {
             break;
         }
     }
+    // Chrome at the end of a post: "Share", "Read more", a match minute ("91'").
+    while paras.last().is_some_and(|p| is_trailing_chrome(p)) {
+        paras.pop();
+    }
     d.body = paras.join("\n\n");
     d.captions.retain(|c| !c.trim().is_empty());
+}
+
+/// A last paragraph that is page furniture, not the post's text.
+fn is_trailing_chrome(p: &str) -> bool {
+    static CHROME: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)^(?:share(?: this(?: post| update| article)?)?|share on (?:facebook|twitter|x)|read more|read the full (?:story|article)|copy link|link copied|show more|see more|continue reading|advertisement|anzeige|publicité|teilen|partager|condividi|compartir|mehr lesen|lire la suite|leggi anche|\d{1,3}(?:\+\d{1,2})?['’′]|(?:facebook|twitter|whatsapp|email|linkedin)(?:\s*[|·]\s*(?:facebook|twitter|whatsapp|email|linkedin))*)$").unwrap()
+    });
+    let t = p.trim();
+    t.len() <= 60 && CHROME.is_match(t)
 }
 
 /// Newest first: reverse an oldest-first page; with every post timed, sort by time (stable).
@@ -829,7 +996,8 @@ fn derive_ids(posts: &mut [Draft]) {
         if d.id.is_some() {
             continue;
         }
-        let base = match (d.published, &d.headline) {
+        let stated = d.published.filter(|_| !d.relative);
+        let base = match (stated, &d.headline) {
             (Some(t), _) => format!("t:{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             (None, Some(h)) if !key(h).is_empty() => format!("h:{}", key(h)),
             _ => format!("b:{}", key_prefix(&d.body, 64)),
@@ -847,5 +1015,7 @@ pub fn derive_id(material: &str) -> String {
     format!("lw-{}", &hash.to_hex()[..16])
 }
 
+#[cfg(test)]
+mod layout_tests;
 #[cfg(test)]
 mod tests;

@@ -58,7 +58,7 @@ fn is_skipped(name: &str) -> bool {
     )
 }
 
-fn is_block(name: &str) -> bool {
+pub(super) fn is_block(name: &str) -> bool {
     matches!(
         name,
         "p" | "div"
@@ -75,7 +75,6 @@ fn is_block(name: &str) -> bool {
             | "h6"
             | "ul"
             | "ol"
-            | "li"
             | "dl"
             | "dt"
             | "dd"
@@ -135,10 +134,30 @@ pub fn text_of(root: ElementRef<'_>, skip: &HashSet<NodeId>) -> Text {
                         if node.id() != root.id()
                             && (skip.contains(&node.id()) || is_skipped(name) || is_chrome(el))
                         {
+                            // An embed keeps its own text (a tweet's fallback text, a title)
+                            // apart, so that a post that is only an embed is still a post.
+                            if matches!(name, "iframe" | "amp-twitter" | "amp-iframe")
+                                && !skip.contains(&node.id())
+                            {
+                                let cap = embed_text(node);
+                                if !cap.is_empty() && !out.captions.contains(&cap) {
+                                    out.captions.push(cap);
+                                }
+                            }
                             skipping = Some(node.id());
                             continue;
                         }
-                        if name == "br" {
+                        if name == "li" || name == "tr" {
+                            // List items and table rows: lines of one paragraph.
+                            if !para.trim().is_empty() {
+                                para.push('\n');
+                            }
+                        } else if matches!(name, "td" | "th") {
+                            let line = para.rsplit('\n').next().unwrap_or("");
+                            if !line.trim().is_empty() {
+                                para.push_str(" | ");
+                            }
+                        } else if name == "br" {
                             para.push('\n');
                         } else if name == "figure"
                             || name.starts_with("amp-img")
@@ -174,6 +193,8 @@ pub fn text_of(root: ElementRef<'_>, skip: &HashSet<NodeId>) -> Text {
                         }
                     } else if name == "figure" || name.starts_with("amp-img") || name == "picture" {
                         in_figure = in_figure.saturating_sub(1);
+                    } else if name == "li" || name == "tr" {
+                        para.push('\n');
                     } else if is_block(name) {
                         flush(&mut para, &mut out.paragraphs);
                     }
@@ -183,6 +204,27 @@ pub fn text_of(root: ElementRef<'_>, skip: &HashSet<NodeId>) -> Text {
     }
     flush(&mut para, &mut out.paragraphs);
     out
+}
+
+/// The text an embed shows without scripts: its `title`, else the fallback markup inside it
+/// (an `<iframe>`'s `<noframe>` text arrives as raw text), tags removed.
+fn embed_text(node: ego_tree::NodeRef<'_, Node>) -> String {
+    static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").unwrap());
+    let inner: String = node
+        .descendants()
+        .filter_map(|n| n.value().as_text().map(|t| t.to_string()))
+        .collect();
+    let inner = clean_line(&TAG.replace_all(&inner, " "));
+    let text = if inner.is_empty() {
+        node.value()
+            .as_element()
+            .and_then(|e| e.attr("title"))
+            .map(clean_line)
+            .unwrap_or_default()
+    } else {
+        inner
+    };
+    crate::text::truncate(&text, 500)
 }
 
 /// Text of an element in one line (headlines, bylines, time text).

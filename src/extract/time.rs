@@ -24,6 +24,7 @@ pub const ZONES: &[(&str, Tz)] = &[
     ("EDT", Tz::America__New_York),
     ("Eastern", Tz::America__New_York),
     ("CT", Tz::America__Chicago),
+    ("CST", Tz::America__Chicago),
     ("CDT", Tz::America__Chicago),
     ("MT", Tz::America__Denver),
     ("MST", Tz::America__Denver),
@@ -36,6 +37,18 @@ pub const ZONES: &[(&str, Tz)] = &[
     ("MEZ", Tz::Europe__Berlin),
     ("MESZ", Tz::Europe__Berlin),
     ("Uhr", Tz::Europe__Berlin),
+    ("WET", Tz::Europe__Lisbon),
+    ("WEST", Tz::Europe__Lisbon),
+    ("MSK", Tz::Europe__Moscow),
+    ("SAST", Tz::Africa__Johannesburg),
+    ("WAT", Tz::Africa__Lagos),
+    ("EAT", Tz::Africa__Nairobi),
+    ("PKT", Tz::Asia__Karachi),
+    ("ICT", Tz::Asia__Bangkok),
+    ("WIB", Tz::Asia__Jakarta),
+    ("PHT", Tz::Asia__Manila),
+    ("AWST", Tz::Australia__Perth),
+    ("HST", Tz::Pacific__Honolulu),
     ("EET", Tz::Europe__Athens),
     ("EEST", Tz::Europe__Athens),
     ("IST", Tz::Asia__Kolkata),
@@ -124,7 +137,7 @@ pub struct Clock {
 
 static CLOCK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)^\s*(\d{1,2})[:.h](\d{2})\s*
+        r"(?ix)^\s*(\d{1,2})(?:[:.h](\d{2}))?\s*
           (a\.?\s?m\.?|p\.?\s?m\.?)?\s*
           (?:\(?\s*([a-z]{2,5}|beijing|eastern|hong\ kong|tokyo)\s*\)?(?:\s*time)?)?
           \s*[:\-–—|]?\s*",
@@ -137,7 +150,10 @@ static CLOCK: LazyLock<Regex> = LazyLock::new(|| {
 pub fn parse_clock_prefix(s: &str) -> Option<(Clock, &str)> {
     let c = CLOCK.captures(s)?;
     let mut hour: u32 = c[1].parse().ok()?;
-    let minute: u32 = c[2].parse().ok()?;
+    let minute: u32 = c.get(2).map_or(Some(0), |m| m.as_str().parse().ok())?;
+    if c.get(2).is_none() && c.get(3).is_none() {
+        return None;
+    }
     if let Some(ampm) = c.get(3) {
         let pm = ampm.as_str().to_ascii_lowercase().starts_with('p');
         if hour == 0 || hour > 12 {
@@ -257,6 +273,56 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?)
 }
 
+/// A day heading or date line ("Donnerstag, 18. 7.", "Thursday 18 July", "July 18",
+/// "18.07.2024", "Dienstag, 27. August 2024"): the whole short text is the date, with or
+/// without a weekday. A missing year is the one that puts the day nearest before
+/// `reference` (at most a day after it); with no reference a year-less day is `None`.
+pub fn parse_day(s: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
+    static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:mon|tue|wed|thu|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica)[a-z]*\.?,?\s*").unwrap()
+    });
+    static NUMERIC: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(\d{1,2})\.\s*(\d{1,2})\.?\s*(\d{4})?$").unwrap());
+    static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:(\d{1,2})\.?\s+([a-zäéû]{3,9})\.?|([a-zäéû]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?)$").unwrap()
+    });
+    let t = crate::text::collapse_ws(&s.replace('\u{a0}', " "));
+    let t = t.trim().trim_end_matches([':', '.', ',']).trim();
+    if t.is_empty() || t.chars().count() > 40 {
+        return None;
+    }
+    let rest = WEEKDAY.find(t).map_or(t, |m| &t[m.end()..]).trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if let Some(d) = parse_date(rest) {
+        // The date must be (nearly) the whole text.
+        return (rest.chars().filter(|c| c.is_alphanumeric()).count() <= 24).then_some(d);
+    }
+    let (day, month) = if let Some(c) = NUMERIC.captures(rest) {
+        let (d, m): (u32, u32) = (c[1].parse().ok()?, c[2].parse().ok()?);
+        if let Some(y) = c.get(3) {
+            return NaiveDate::from_ymd_opt(y.as_str().parse().ok()?, m, d);
+        }
+        (d, m)
+    } else if let Some(c) = DAY_MONTH.captures(rest) {
+        match (c.get(1), c.get(2), c.get(3), c.get(4)) {
+            (Some(d), Some(m), _, _) => (d.as_str().parse().ok()?, month(m.as_str())?),
+            (_, _, Some(m), Some(d)) => (d.as_str().parse().ok()?, month(m.as_str())?),
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    let reference = reference?;
+    let limit = reference.succ_opt()?;
+    use chrono::Datelike;
+    [reference.year(), reference.year() - 1]
+        .into_iter()
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+        .find(|d| *d <= limit)
+}
+
 /// "3:18 a.m. ET, June 1, 2023" (CNN's formatted stamps) and similar "time zone, date".
 pub fn parse_clock_and_date(s: &str, default_zone: Tz) -> Option<DateTime<Utc>> {
     let (clock, rest) = parse_clock_prefix(s)?;
@@ -269,27 +335,60 @@ pub fn parse_clock_and_date(s: &str, default_zone: Tz) -> Option<DateTime<Utc>> 
     )
 }
 
-/// "16 min ago", "2 hours ago", "42m ago", "vor 5 Minuten", "just now" → fetch time minus that.
+/// Whether `s` is a relative time ("16 min ago"), whatever the fetch time.
+pub fn is_relative(s: &str) -> bool {
+    parse_relative(s, DateTime::<Utc>::UNIX_EPOCH + Duration::days(365 * 30)).is_some()
+}
+
+/// "16 min ago", "2 hours ago", "1 hr 15 min ago", "42m ago", "vor 5 Minuten", "il y a 3
+/// min", "hace 2 horas", "just now" → fetch time minus that.
 pub fn parse_relative(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    static AGO: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^\s*(?:vor\s+)?(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|minuten?|h|hr|hrs|hours?|stunden?|d|days?|tagen?)\b\.?\s*(?:ago)?\s*$").unwrap()
+    static PART: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(\d+)\s*(s|sec|secs|seconds?|sekunden?|m|min|mins|minutes?|minuten?|minutos?|minuti|h|hr|hrs|hours?|stunden?|heures?|horas?|ore|d|days?|tagen?|jours?|d[ií]as?|giorni)\b\.?,?\s*(?:and\s+|und\s+|et\s+|y\s+|e\s+)?").unwrap()
+    });
+    static AROUND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:vor|il y a|hace|about|ca\.)?\s*(.*?)\s*(?:ago|fa)?\s*$").unwrap()
     });
     let t = s.trim();
-    if t.eq_ignore_ascii_case("just now") || t.eq_ignore_ascii_case("now") {
+    if ["just now", "now", "gerade eben", "à l'instant", "ahora"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
         return Some(now);
     }
-    let c = AGO.captures(t)?;
-    let n: i64 = c[1].parse().ok()?;
-    let unit = c[2].to_ascii_lowercase();
-    let secs = match unit.as_bytes()[0] {
-        b's' if unit.starts_with("st") => 3600,
-        b's' => 1,
-        b'm' => 60,
-        b'h' => 3600,
-        b'd' | b't' => 86400,
-        _ => return None,
+    let has_word = {
+        let l = t.to_lowercase();
+        l.ends_with("ago")
+            || l.starts_with("vor ")
+            || l.starts_with("il y a")
+            || l.starts_with("hace ")
+            || l.ends_with(" fa")
     };
-    now.checked_sub_signed(Duration::seconds(n.checked_mul(secs)?))
+    let mut rest = AROUND.captures(t)?.get(1)?.as_str();
+    let mut secs: i64 = 0;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let c = PART.captures(rest)?;
+        let n: i64 = c[1].parse().ok()?;
+        let unit = c[2].to_ascii_lowercase();
+        let per = match unit.as_bytes()[0] {
+            b's' if unit.starts_with("st") => 3600,
+            b's' => 1,
+            b'm' => 60,
+            b'h' | b'o' => 3600,
+            b'd' | b't' | b'j' | b'g' => 86400,
+            _ => return None,
+        };
+        secs = secs.checked_add(n.checked_mul(per)?)?;
+        parts += 1;
+        rest = &rest[c.get(0)?.end()..];
+    }
+    // "5 min" alone is a duration, not a time; one part with "ago" (or "vor …"), or the
+    // short forms "42m ago" / "16 min ago".
+    if parts == 0 || !(has_word || parts == 1 && t.len() <= 12) {
+        return None;
+    }
+    now.checked_sub_signed(Duration::seconds(secs))
 }
 
 #[cfg(test)]
@@ -402,6 +501,40 @@ mod tests {
     }
 
     #[test]
+    fn day_headings_with_and_without_year() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        let r = d(2024, 7, 18);
+        assert_eq!(parse_day("Donnerstag, 18.\u{a0}7.", r), d(2024, 7, 18));
+        assert_eq!(parse_day("Mittwoch, 17. 7.", r), d(2024, 7, 17));
+        assert_eq!(parse_day("Thursday 18 July", r), d(2024, 7, 18));
+        assert_eq!(parse_day("July 16", r), d(2024, 7, 16));
+        assert_eq!(parse_day("Dienstag, 27. August 2024", None), d(2024, 8, 27));
+        assert_eq!(parse_day("18.07.2024", None), d(2024, 7, 18));
+        // Late December seen in January: last year.
+        assert_eq!(parse_day("31 December", d(2025, 1, 2)), d(2024, 12, 31));
+        // No year and no reference: no day. Prose and clocks are no day headings.
+        assert_eq!(parse_day("18. 7.", None), None);
+        assert_eq!(parse_day("Live-Ticker", r), None);
+        assert_eq!(parse_day("11.04 Uhr: Drohne", r), None);
+        assert_eq!(
+            parse_day("On July 16 the minister said that it would go ahead", r),
+            None
+        );
+    }
+
+    #[test]
+    fn hour_only_clocks_need_am_or_pm() {
+        let (c, rest) = parse_clock_prefix("10 p.m. Police say").unwrap();
+        assert_eq!((c.hour, c.minute, rest), (22, 0, "Police say"));
+        let (c, _) = parse_clock_prefix("9am ET").unwrap();
+        assert_eq!((c.hour, c.zone), (9, Some(Tz::America__New_York)));
+        let (c, _) = parse_clock_prefix("17h30 Le match").unwrap();
+        assert_eq!((c.hour, c.minute), (17, 30));
+        assert!(parse_clock_prefix("10 people died").is_none());
+        assert!(parse_clock_prefix("2024 was").is_none());
+    }
+
+    #[test]
     fn relative_forms() {
         let now = utc("2020-02-19T11:42:00Z");
         assert_eq!(
@@ -421,5 +554,15 @@ mod tests {
             Some(utc("2020-02-19T11:37:00Z"))
         );
         assert_eq!(parse_relative("Updated 1:37 AM", now), None);
+        assert_eq!(
+            parse_relative("1 hr 15 min ago", now),
+            Some(utc("2020-02-19T10:27:00Z"))
+        );
+        assert_eq!(
+            parse_relative("il y a 3 min", now),
+            Some(utc("2020-02-19T11:39:00Z"))
+        );
+        assert_eq!(parse_relative("5 people", now), None);
+        assert_eq!(parse_relative("Live", now), None);
     }
 }

@@ -119,6 +119,12 @@ fn cnn_timeline_end_to_end() {
     run_timeline("cnn");
 }
 
+/// A blog whose posts carry only relative times ("16 min ago"): the daemon still follows it.
+#[test]
+fn cnn_relative_timeline_end_to_end() {
+    run_timeline("cnn-relative");
+}
+
 #[test]
 fn cbsnews_timeline_end_to_end() {
     run_timeline_with("cbsnews", true);

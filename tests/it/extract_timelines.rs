@@ -143,6 +143,12 @@ fn cnn() {
     check_timeline("cnn");
 }
 
+/// CNN with its state blob removed: the posts carry only relative times.
+#[test]
+fn cnn_relative() {
+    check_timeline("cnn-relative");
+}
+
 #[test]
 fn every_timeline_is_covered() {
     let mut names: Vec<String> = common::list_dir(&common::timelines_dir())
@@ -156,7 +162,7 @@ fn every_timeline_is_covered() {
     names.sort();
     assert_eq!(
         names,
-        ["cbsnews", "cnn", "guardian", "mirror"],
+        ["cbsnews", "cnn", "cnn-relative", "guardian", "mirror"],
         "a new timeline needs its own test above"
     );
 }

@@ -1,6 +1,7 @@
-//! CNN live news (2020 "live story" layout): `#posts > article[id^="h_"]`.
+//! CNN live news (2020 "live story" layout): `#posts article[id^="h_"]`.
 //!
-//! Merge: the HTML shows only relative times ("16 min ago"), so times come from the
+//! Merge: the HTML shows only relative times ("16 min ago"; used, against the fetch time,
+//! when the blob is missing or lacks the post), so times come from the
 //! `window.__APOLLO_STATE__` blob (base64 of the Apollo cache JSON): `firstPublishDate` =
 //! published, `lastPublishDate` = updated (it matches the visible relative time). The blob
 //! also holds the posts beyond the first HTML page and the pinned summary post (a post of
@@ -20,14 +21,16 @@ use crate::extract::{Context, Draft};
 pub static PROFILE: Profile = Profile {
     name: "cnn",
     hosts: &["cnn.com"],
-    markers: &["#posts > article[id^=\"h_\"]", "script#apollo-client"],
+    markers: &["#posts article[id^=\"h_\"]", "script#apollo-client"],
     layout: Layout::Posts {
-        post: "#posts > article[id^=\"h_\"]",
+        post: "#posts article[id^=\"h_\"]",
         exclude: &["article.ls-template"],
     },
     id: None,
     headline: Some(Field::Text("header h2")),
-    published: &[],
+    // Only relative ("16 min ago"): resolved against the fetch time when the blob has no
+    // time for the post.
+    published: &[Field::Text("header span[class*=\"TimeTag\"]")],
     updated: &[],
     byline: Some(Field::Text("header p")),
     body: Some("div[class*=\"render-stellar-contentstyles__Content\"]"),
@@ -96,10 +99,12 @@ fn apollo_state(doc: &Html, _ctx: &Context, drafts: &mut Vec<Draft>) {
             .and_then(Value::as_str)
             .and_then(parse_stamp);
         match index.get(id) {
-            Some(&i) => {
+            Some(&i) if published.is_some() => {
                 drafts[i].published = published;
                 drafts[i].updated = updated;
+                drafts[i].relative = false;
             }
+            Some(_) => {}
             None => drafts.push(Draft {
                 id: Some(id.to_string()),
                 headline: plaintext(post.get("headline")).into_iter().next(),

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Html, Selector};
 
 use super::text::{line_of, text_of};
-use super::time::{parse_relative, parse_stamp};
+use super::time::{is_relative, parse_stamp};
 use super::{Context, Draft};
 
 /// Every built-in profile, in detection order (the first that matches wins).
@@ -167,7 +167,7 @@ pub fn by_name(name: &str) -> Option<&'static Profile> {
 impl Profile {
     /// The posts as the HTML shows them (before merging with structured data).
     pub fn extract(&self, doc: &Html, ctx: &Context) -> Vec<Draft> {
-        let mut drafts = match self.layout {
+        let mut drafts: Vec<Draft> = match self.layout {
             Layout::Posts { post, exclude } => {
                 let excluded: HashSet<_> = exclude
                     .iter()
@@ -185,6 +185,12 @@ impl Profile {
                 day_after,
             } => super::generic::heading_posts(doc, sel(heading), stop, day_after, ctx),
         };
+        if drafts.is_empty() {
+            // The site changed its markup (or the page is a variant the selectors do not
+            // know): the layout analyser finds the posts the HTML shows, so that the
+            // profile's other sources (a state blob) are not the only ones left.
+            drafts = super::generic::extract(doc, ctx);
+        }
         if let Some(hook) = self.hook {
             hook(doc, ctx, &mut drafts);
         }
@@ -206,22 +212,24 @@ impl Profile {
                 _ => v,
             }),
         };
-        let published = self.published.iter().find_map(|&f| time(el, f, ctx));
+        let stated = self.published.iter().find_map(|&f| time_of(el, f, ctx));
         let updated = self.updated.iter().find_map(|&f| time(el, f, ctx));
         let body_el = self
             .body
             .and_then(|b| el.select(sel(b)).next())
             .unwrap_or(el);
         let text = text_of(body_el, &skip);
+        let url = id.as_deref().and_then(|id| permalink(el, id, ctx));
         Draft {
             id,
-            url: None,
+            url,
             headline,
             byline,
-            published,
+            published: stated.map(|(t, _)| t),
             updated,
             body: text.body(),
             captions: text.captions,
+            relative: stated.is_some_and(|(_, r)| r),
             ..Draft::default()
         }
     }
@@ -245,19 +253,53 @@ pub fn field(el: ElementRef<'_>, f: Field, skip: &mut HashSet<ego_tree::NodeId>)
     (!v.is_empty()).then_some(v)
 }
 
-/// A time field: ISO or epoch attributes, or text in the forms `time::parse_*` knows. Relative
-/// text is not used (it moves on every poll).
-pub fn time(el: ElementRef<'_>, f: Field, ctx: &Context) -> Option<DateTime<Utc>> {
-    let raw = match f {
+/// The post's permalink: a link inside it whose fragment is the post id (resolved against
+/// the page URL), else the page URL with `#id` when the page has an http(s) URL.
+pub fn permalink(el: ElementRef<'_>, id: &str, ctx: &Context) -> Option<String> {
+    let base = ctx.page_url.as_ref();
+    let join = |href: &str| match base {
+        Some(b) => b.join(href).ok().map(|u| u.to_string()),
+        None => url::Url::parse(href).ok().map(|u| u.to_string()),
+    };
+    let linked = el
+        .select(sel("a[href*=\"#\"]"))
+        .filter_map(|a| a.value().attr("href"))
+        .find(|h| h.rsplit_once('#').is_some_and(|(_, f)| f == id))
+        .and_then(join)
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+    linked.or_else(|| {
+        let b = base.filter(|b| matches!(b.scheme(), "http" | "https"))?;
+        let mut u = b.clone();
+        u.set_fragment(Some(id));
+        Some(u.to_string())
+    })
+}
+
+/// A time field (ISO or epoch attributes, or text in the forms `time::parse_*` knows), and
+/// whether it was a relative time resolved against the fetch time.
+pub fn time_of(el: ElementRef<'_>, f: Field, ctx: &Context) -> Option<(DateTime<Utc>, bool)> {
+    let raw = raw_field(el, f)?;
+    if is_relative(&raw) {
+        return ctx.relative(&raw).map(|t| (t, true));
+    }
+    parse_stamp(&raw)
+        .or_else(|| ctx.clock_text(&raw))
+        .map(|t| (t, false))
+}
+
+fn raw_field(el: ElementRef<'_>, f: Field) -> Option<String> {
+    Some(match f {
         Field::Text(s) => line_of(el.select(sel(s)).next()?),
         Field::Attr("", a) => el.value().attr(a)?.to_string(),
         Field::Attr(s, a) => el
             .select(sel(s))
             .find_map(|e| e.value().attr(a))?
             .to_string(),
-    };
-    if parse_relative(&raw, ctx.fetched_at).is_some() {
-        return None;
-    }
-    parse_stamp(&raw).or_else(|| ctx.clock_text(&raw))
+    })
+}
+
+/// A time field: ISO or epoch attributes, or text in the forms `time::parse_*` knows. Relative
+/// text is not used (it moves on every poll).
+pub fn time(el: ElementRef<'_>, f: Field, ctx: &Context) -> Option<DateTime<Utc>> {
+    time_of(el, f, ctx).filter(|(_, rel)| !rel).map(|(t, _)| t)
 }

@@ -7,7 +7,9 @@
 //! headline (a leftover time prefix such as `3.51 pm:` / `12.31 Uhr:` is tolerated, and so
 //! is a null headline when the body starts with it); where a headline repeats on the page
 //! the first 60 letters/digits of the expected `text` must also occur in the actual
-//! headline + body. Posts without a headline match on that text prefix alone. Each expected
+//! headline + body. Posts without a headline match on that text prefix alone; a post with
+//! neither (only an embed) matches an actual post with no headline and no body text at the
+//! same stated time. Each expected
 //! post is paired with at most one actual post (maximum matching).
 //!
 //! Structured-only posts (an expected `source` other than `html`: `jsonld-only`,
@@ -283,6 +285,11 @@ impl<'a> Expected<'a> {
     }
 
     fn matches(&self, a: &Actual) -> bool {
+        if self.hkey.is_empty() && self.tkey.is_empty() {
+            // A post with neither headline nor text (only an embed, e.g. a tweet): an actual
+            // post without headline and body text, at the stated time.
+            return a.hb.is_empty() && self.time_problems(a.v).is_empty() && self.timed();
+        }
         if self.hkey.is_empty() {
             return self.text_ok(a);
         }
@@ -294,6 +301,11 @@ impl<'a> Expected<'a> {
         } else {
             true
         }
+    }
+
+    /// Whether the page states an absolute time for this post.
+    fn timed(&self) -> bool {
+        self.d.get("published").is_some_and(|v| !v.is_null())
     }
 
     /// What disagrees in the times of the pair (empty when they agree).
