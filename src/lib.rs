@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
+pub mod fingerprint;
 pub mod metrics;
 pub mod model;
 pub mod notify;

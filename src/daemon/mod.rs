@@ -95,6 +95,22 @@ pub fn release_memory() {
 }
 
 impl Shared {
+    /// The shared parts of a daemon with no notifier running, for one-blog tasks
+    /// ([`poll::BlogTask`]) driven by hand: benches and tests.
+    pub fn standalone(store: Store, fetcher: Fetcher, problem_after: u32) -> Shared {
+        Shared {
+            store,
+            fetcher,
+            wake: Notify::new(),
+            committed: watch::channel(0).0,
+            health: Arc::new(Health::default()),
+            problem_after,
+            parsing: parse_permits(),
+            in_hand: in_hand_permits(),
+            blogs: Default::default(),
+        }
+    }
+
     /// Tell delivery workers and stream readers that events were committed.
     pub fn events_committed(&self) {
         self.wake.notify_waiters();

@@ -20,6 +20,7 @@ mod extract_generic;
 mod extract_robustness;
 mod extract_timelines;
 mod feeds_e2e;
+mod fingerprint;
 mod fuzz_regressions;
 mod hostile;
 mod noise;
