@@ -1,4 +1,5 @@
-//! Extraction cost per fixture page: `cargo bench --bench extract`. divan prints the time per
+//! Extraction and content-fingerprint cost per fixture page: `cargo bench --bench extract`
+//! (`-- fingerprint` for the fingerprint alone). divan prints the time per
 //! page and, with the byte counter, MB/s; a summary line per page gives ms and ms/MB.
 
 use std::path::Path;
@@ -48,5 +49,22 @@ fn page(bencher: Bencher, stem: &str) {
             fetched_at: fetched_at(),
         };
         extract(&page, &Strategy::Auto)
+    });
+}
+
+/// The content fingerprint of a page (`livewatch::fingerprint`): what a poll whose body
+/// changed costs before it knows whether to parse (issue 17: ≤ 1 ms per MiB).
+#[divan::bench(args = PAGES, sample_count = 30)]
+fn fingerprint(bencher: Bencher, stem: &str) {
+    let body = load(stem);
+    let key = livewatch::fingerprint::watch_key(&Strategy::Auto);
+    bencher.counter(BytesCount::of_slice(&body)).bench(|| {
+        livewatch::fingerprint::fingerprint(
+            &key,
+            &Strategy::Auto,
+            "https://live.example/blog",
+            Some("text/html; charset=utf-8"),
+            divan::black_box(&body),
+        )
     });
 }
