@@ -180,7 +180,10 @@ pub(super) fn link_ratio<'a>(els: impl Iterator<Item = ElementRef<'a>>) -> f64 {
 pub(super) fn describe(el: ElementRef<'_>) -> String {
     let one = |e: ElementRef<'_>| {
         let v = e.value();
-        match (v.id(), v.classes().next()) {
+        match (
+            v.id(),
+            v.attr("class").and_then(|c| c.split_whitespace().next()),
+        ) {
             (Some(id), _) if !id.is_empty() => format!("{}#{id}", v.name()),
             (_, Some(c)) => format!("{}.{c}", v.name()),
             _ => v.name().to_string(),
@@ -290,6 +293,12 @@ fn text_time(raw: &str, ctx: &Context) -> Option<Option<DateTime<Utc>>> {
         return None;
     }
     let s = LEAD.find(s).map_or(s, |m| &s[m.end()..]);
+    // A match minute ("91'", "45+2'"): the post's time mark, but no time of day.
+    static MINUTE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\d{1,3}(?:\+\d{1,2})?\s*['’′]$").unwrap());
+    if MINUTE.is_match(s) {
+        return Some(None);
+    }
     if let Some((clock, rest)) = parse_clock_prefix(s) {
         let rest = rest.trim().trim_start_matches([',', '·', '|', '-']).trim();
         if rest.is_empty() {
@@ -340,9 +349,6 @@ fn text_marks<'a>(
 /// `slider-ele right green`, `post` / `post key-event`, `entry--pinned`): items of one feed
 /// alternate classes or carry an extra one for key events.
 fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Candidate> {
-    // (parent, tag) → the distinct children that hold a time mark.
-    let mut groups: HashMap<(NodeId, String), Vec<NodeId>> = HashMap::new();
-    let mut seen: HashSet<(NodeId, NodeId)> = HashSet::new();
     let marks: Vec<ElementRef<'_>> = if text_times {
         text_marks(doc.select(sel(TEXT_TIME_MARKS)), ctx)
             .into_iter()
@@ -353,13 +359,29 @@ fn container_posts(doc: &Html, ctx: &Context, text_times: bool) -> Vec<Candidate
         doc.select(sel(TIME_MARKS)).collect()
     };
     // Times in reader comments, "Most read"/related lists, asides and footers are not
-    // posts; they count only when nothing else on the page has a time.
+    // posts; they count only when nothing else on the page forms a feed (a football
+    // "direct" calls its own feed `match-comments`).
     let (inside, outside): (Vec<_>, Vec<_>) = marks.into_iter().partition(|m| !beside_feed(*m));
-    let marks = if inside.len() >= 2 {
-        inside
-    } else {
-        [inside, outside].concat()
-    };
+    if inside.len() >= 2 {
+        let found = groups_of(doc, ctx, inside.clone());
+        let real =
+            |d: &Draft| d.headline.as_deref().map_or(0, count_alnum) + count_alnum(&d.body) >= 20;
+        if found
+            .iter()
+            .any(|c| c.drafts.iter().filter(|d| real(d)).count() >= 2)
+            || outside.is_empty()
+        {
+            return found;
+        }
+    }
+    groups_of(doc, ctx, [inside, outside].concat())
+}
+
+/// The best two groups of same-tag siblings holding the given time marks.
+fn groups_of<'a>(doc: &'a Html, ctx: &Context, marks: Vec<ElementRef<'a>>) -> Vec<Candidate> {
+    // (parent, tag) → the distinct children that hold a time mark.
+    let mut groups: HashMap<(NodeId, String), Vec<NodeId>> = HashMap::new();
+    let mut seen: HashSet<(NodeId, NodeId)> = HashSet::new();
     for mark in marks {
         let mut node = *mark;
         for _ in 0..MAX_UP {
@@ -532,7 +554,11 @@ fn group_candidate(doc: &Html, ctx: &Context, members: &[NodeId]) -> Option<Cand
 }
 
 fn tag_class(e: ElementRef<'_>) -> String {
-    match e.value().classes().next() {
+    match e
+        .value()
+        .attr("class")
+        .and_then(|c| c.split_whitespace().next())
+    {
         Some(c) => format!("{}.{c}", e.value().name()),
         None => e.value().name().to_string(),
     }
@@ -648,6 +674,13 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
                 .find_map(|t| ctx.clock_text(&line_of(t)))
         })
         .or_else(|| texts.iter().find_map(|(_, t)| *t));
+    // Only a relative time ("16 min ago"): against the fetch time, when there is one.
+    let relative = if published.is_none() {
+        texts.iter().find_map(|(e, _)| ctx.relative(&line_of(*e)))
+    } else {
+        None
+    };
+    let published = published.or(relative);
     // The last-edit time: an attribute, else a later machine time in the post's footer or
     // marked as an update ("Updated at 12.08 BST").
     let updated = attr_time(UPDATED_ATTRS).or_else(|| {
@@ -696,6 +729,7 @@ fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
         updated,
         body: text.body(),
         captions: text.captions,
+        relative: relative.is_some(),
         ..Draft::default()
     }
 }

@@ -1007,4 +1007,6 @@ pub fn derive_id(material: &str) -> String {
 }
 
 #[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
 mod tests;
