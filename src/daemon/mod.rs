@@ -69,7 +69,8 @@ pub fn first_poll_spread(blogs: usize, interval: Duration) -> Duration {
 /// Give the allocator's free memory back to the system, at most once a second: after a
 /// burst of page parsing (the start-up baselines, or many changed pages at once) glibc
 /// keeps the freed DOMs and bodies in its arenas, and the process stays at its peak.
-/// Called after a page was processed, off the async threads. Costs a walk over the
+/// Called after a page was processed (off the async threads) or answered on its content
+/// fingerprint (rate-limited as it is, once a second is cheap there). Costs a walk over the
 /// arenas' free lists and, for the next parse, faulting the pages in again.
 pub fn release_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -320,6 +320,8 @@ impl BlogTask {
                     tracing::debug!(blog = %self.watch.url, "only noise changed");
                     metrics.noise_only();
                     drop(resp);
+                    // Pages that stay unchanged must give back the start-up burst too.
+                    super::release_memory();
                     self.unchanged(blog, "ok: only noise changed", at).await
                 } else {
                     self.process(blog, resp, fp, at).await
