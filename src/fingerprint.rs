@@ -260,6 +260,28 @@ fn wordish(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
+/// Could the diff's relative-time or counter pattern match in `t`? A word each match
+/// needs, in ASCII lowercase, so the regexes run on few text nodes (a text turned away
+/// here keeps all its bytes: more in the fingerprint, never less).
+fn may_match(t: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"ago",
+        b"now",
+        b"vor",
+        b"il",
+        b"hace",
+        b"fa",
+        b"comment",
+        b"share",
+        b"like",
+        b"view",
+        b"reaction",
+        b"repl",
+    ];
+    let lower = t.to_ascii_lowercase();
+    WORDS.iter().any(|w| memmem::find(&lower, w).is_some())
+}
+
 /// What replaces a dropped relative time or counter.
 const DROPPED: u8 = 0x01;
 
@@ -358,7 +380,7 @@ impl Out {
         let Some(&first) = t.first() else {
             return;
         };
-        if t.iter().any(u8::is_ascii_digit) {
+        if t.iter().any(u8::is_ascii_digit) && may_match(t) {
             self.numbers(t);
             return;
         }
