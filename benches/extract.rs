@@ -1,4 +1,5 @@
-//! Extraction cost per fixture page: `cargo bench --bench extract`. divan prints the time per
+//! Extraction and content-fingerprint cost per fixture page: `cargo bench --bench extract`
+//! (`-- fingerprint` for the fingerprint alone). divan prints the time per
 //! page and, with the byte counter, MB/s; a summary line per page gives ms and ms/MB.
 //! `page`: the automatic chain (the profiled pages use their site profile); `generic`: the
 //! same pages with the profiles off, so the layout analyser does the work; `unprofiled`:
@@ -75,5 +76,22 @@ fn run(bencher: Bencher, stem: &str, strategy: &Strategy) {
             fetched_at: fetched_at(),
         };
         extract(&page, strategy)
+    });
+}
+
+/// The content fingerprint of a page (`livewatch::fingerprint`): what a poll whose body
+/// changed costs before it knows whether to parse (issue 17: ≤ 1 ms per MiB).
+#[divan::bench(args = PAGES, sample_count = 30)]
+fn fingerprint(bencher: Bencher, stem: &str) {
+    let body = load(stem);
+    let key = livewatch::fingerprint::watch_key(&Strategy::Auto);
+    bencher.counter(BytesCount::of_slice(&body)).bench(|| {
+        livewatch::fingerprint::fingerprint(
+            &key,
+            &Strategy::Auto,
+            "https://live.example/blog",
+            Some("text/html; charset=utf-8"),
+            divan::black_box(&body),
+        )
     });
 }

@@ -8,9 +8,11 @@
 //!
 //! - the **page server** (this program re-run with `--serve`) serves N distinct blogs
 //!   built from the fixture pages in `tests/fixtures/pages`: each blog is one page
-//!   (cycling over the pages), with fresh noise outside the posts on every request (an ad
-//!   slot with a nonce and an "Updated N min ago" stamp, so the body hash changes and every
-//!   poll is a full parse), and with probability `--change-rate` per request a real new
+//!   (cycling over the pages; `--page FILE` adds one), with fresh noise outside the posts
+//!   on every request (an ad slot's token and refresh counter, a nonce'd ad script and an
+//!   "Updated N min ago" stamp, so the body hash changes on every poll; the content
+//!   fingerprint sees through it, and `--noise ids` adds a fresh element id, which it
+//!   does not), and with probability `--change-rate` per request a real new
 //!   post (a copy of the page's newest post with a new id and a token `lwb<blog>x<k>` in
 //!   its text) that stays on the page from then on. It records when each post first went
 //!   out. `--etag-share F` makes that share of blogs noise-free with an `ETag`, so they
@@ -20,8 +22,9 @@
 //!   receiver in this process (cheap: a few events per second).
 //!
 //! Phases: (1) a micro phase runs the daemon's own per-blog check (`BlogTask::poll_once`:
-//! fetch → extract → diff → store) K times per page and class (changed body, unchanged
-//! body, 304) and reports the median process CPU per check; (2) the load phase starts
+//! fetch → fingerprint → extract → diff → store) K times per page and class (noise only,
+//! a new post, unchanged body, 304) and reports the median process CPU per check and the
+//! share of noise-only checks answered on the fingerprint; (2) the load phase starts
 //! every blog, waits until each has its silent baseline, lets new posts appear for
 //! `--duration`, then stops them and waits (up to `--grace`) until every post that was
 //! served has reached the webhook. Posts served but not delivered are "missed".
@@ -40,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use livewatch::config::{self, parse_duration, Watch};
-use livewatch::daemon::{poll::BlogTask, Daemon, Health, Shared};
+use livewatch::daemon::{poll::BlogTask, Daemon, Shared};
 use livewatch::diff::{compare, Known};
 use livewatch::extract::profiles::{Layout, ALL};
 use livewatch::extract::{extract, Page, Strategy};
@@ -51,7 +54,7 @@ use scraper::{ElementRef, Html, Selector};
 
 const USAGE: &str = "usage: loadbench [--blogs N] [--interval D] [--change-rate R] [--duration D]
                  [--grace D] [--per-host N] [--etag-share F] [--micro K] [--classes C,..]
-                 [--pages DIR]
+                 [--pages DIR] [--page FILE].. [--noise quiet|ids]
 
   --blogs N        live blogs served and watched (default 100)
   --interval D     poll interval of every watch, adaptive polling off (default 60s)
@@ -61,12 +64,19 @@ const USAGE: &str = "usage: loadbench [--blogs N] [--interval D] [--change-rate 
   --per-host N     the daemon's per_host limit; all blogs share one host (default 8)
   --etag-share F   share of blogs without noise that answer 304 when unchanged (default 0)
   --micro K        checks per page and class in the micro phase, 0 = skip (default 20)
-  --classes C,..   micro-phase classes: changed, same (unchanged body), etag (304);
-                   default all three (one class alone is handy under a profiler)
-  --pages DIR      fixture pages (default tests/fixtures/pages)";
+  --classes C,..   micro-phase classes: changed (noise only), post (a new post on
+                   every request), same (unchanged body), etag (304); default all
+                   (one class alone is handy under a profiler)
+  --pages DIR      fixture pages (default tests/fixtures/pages)
+  --page FILE      one more live-blog page (repeatable)
+  --noise KIND     what changes on every request: quiet (default: an ad slot's
+                   token and refresh counter, a nonce'd ad script, an \"Updated N
+                   min ago\" stamp; the content fingerprint ignores all of it) or ids
+                   (the ad slot gets a new element id each time: ids are read by the
+                   extractors, so every poll is parsed — the pre-fingerprint case)";
 
 /// The micro phase's classes, in table order.
-const MICRO_CLASSES: [&str; 3] = ["changed", "same", "etag"];
+const MICRO_CLASSES: [&str; 4] = ["changed", "post", "same", "etag"];
 
 /// The token placeholder inside a post template.
 const TOKEN: &str = "LWBTOKEN";
@@ -83,6 +93,9 @@ struct Args {
     micro: usize,
     classes: Vec<String>,
     pages: std::path::PathBuf,
+    extra_pages: Vec<std::path::PathBuf>,
+    /// `--noise ids`: a fresh element id in the noise.
+    noise_ids: bool,
 }
 
 fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
@@ -100,6 +113,8 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/pages"
         )),
+        extra_pages: Vec::new(),
+        noise_ids: false,
     };
     let mut serve = false;
     let mut it = argv.iter();
@@ -136,6 +151,14 @@ fn parse_args(argv: &[String]) -> Result<(bool, Args), String> {
                 }
             }
             "--pages" => a.pages = v.into(),
+            "--page" => a.extra_pages.push(v.into()),
+            "--noise" => {
+                a.noise_ids = match v.as_str() {
+                    "quiet" => false,
+                    "ids" => true,
+                    _ => return Err(format!("--noise: quiet or ids\n{USAGE}")),
+                }
+            }
             _ => return Err(format!("unknown option {k}\n{USAGE}")),
         }
     }
@@ -226,11 +249,14 @@ impl Template {
     }
 }
 
-fn noise(n: u64) -> Bytes {
+/// The noise of request `n`: with `ids`, the ad slot's element id changes too.
+fn noise(n: u64, ids: bool) -> Bytes {
     let hex = blake3::hash(&n.to_le_bytes()).to_hex();
+    let id = if ids { &hex[..16] } else { "top" };
     Bytes::from(format!(
-        "<div class=\"ad-slot\" id=\"ad-{}\" data-refresh=\"{n}\"></div><span class=\"page-updated\">Updated {} min ago</span>",
+        "<div class=\"ad-slot\" id=\"ad-{id}\" data-ad-slot=\"{}\" data-refresh=\"{n}\"></div><script nonce=\"{}\">window.adRefresh={n};</script><span class=\"page-updated\">Updated {} min ago</span>",
         &hex[..16],
+        &hex[16..32],
         n % 59 + 1
     ))
 }
@@ -364,14 +390,14 @@ fn template(name: &str, bytes: &[u8]) -> Result<Template, String> {
         extractor: base.extractor.clone(),
     };
     // Check with the real extractor and diff.
-    let known: Vec<Known> = ex(&concat(&t.body(Some(noise(1)), &[])))
+    let known: Vec<Known> = ex(&concat(&t.body(Some(noise(1, true)), &[])))
         .posts
         .into_iter()
         .enumerate()
         .map(|(i, p)| Known::first_seen(p, 0, i))
         .collect();
     let changes = |extra: &[Bytes]| {
-        let posts = ex(&concat(&t.body(Some(noise(2)), extra))).posts;
+        let posts = ex(&concat(&t.body(Some(noise(2, true)), extra))).posts;
         compare(&known, &posts, 1).changes
     };
     let c = changes(&[]);
@@ -394,7 +420,10 @@ fn template(name: &str, bytes: &[u8]) -> Result<Template, String> {
     Ok(t)
 }
 
-fn load_templates(dir: &std::path::Path) -> Result<Vec<Template>, String> {
+fn load_templates(
+    dir: &std::path::Path,
+    extra: &[std::path::PathBuf],
+) -> Result<Vec<Template>, String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -408,6 +437,15 @@ fn load_templates(dir: &std::path::Path) -> Result<Vec<Template>, String> {
             Ok(t) => out.push(t),
             Err(e) => eprintln!("loadbench: page {n} left out: {e}"),
         }
+    }
+    // Pages named on the command line must work.
+    for p in extra {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let name = p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        out.push(template(&name, &bytes).map_err(|e| format!("--page {}: {e}", p.display()))?);
     }
     if out.is_empty() {
         return Err(format!("no usable page in {}", dir.display()));
@@ -450,10 +488,13 @@ mod server {
         same: AtomicU64,
         not_modified: AtomicU64,
         served: Mutex<Vec<Served>>,
+        noise_ids: bool,
+        /// The posts added so far to each page of the micro phase's `post` class.
+        micro_posts: Vec<Mutex<Vec<Bytes>>>,
     }
 
     pub async fn run(args: Args) -> Result<(), String> {
-        let templates = load_templates(&args.pages)?;
+        let templates = load_templates(&args.pages, &args.extra_pages)?;
         let every = if args.etag_share > 0.0 {
             (1.0 / args.etag_share).round().max(1.0) as usize
         } else {
@@ -474,6 +515,7 @@ mod server {
                 serde_json::json!({"name": t.name, "bytes": t.len(), "posts": t.posts, "extractor": t.extractor})
             })
             .collect();
+        let n_pages = templates.len();
         let srv = Arc::new(Srv {
             templates,
             blogs,
@@ -484,6 +526,8 @@ mod server {
             same: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
             served: Mutex::new(Vec::new()),
+            noise_ids: args.noise_ids,
+            micro_posts: (0..n_pages).map(|_| Mutex::new(Vec::new())).collect(),
         });
         let app = Router::new()
             .route("/b/{i}", get(blog))
@@ -571,7 +615,11 @@ mod server {
             } else {
                 srv.full.fetch_add(1, Ordering::Relaxed);
                 let n = srv.nonce.fetch_add(1, Ordering::Relaxed);
-                (t.body(Some(noise(n)), &b.posts), None, on_sent)
+                (
+                    t.body(Some(noise(n, srv.noise_ids)), &b.posts),
+                    None,
+                    on_sent,
+                )
             }
         };
         html(parts, etag, on_sent)
@@ -590,7 +638,17 @@ mod server {
         match class.as_str() {
             "changed" => {
                 let n = srv.nonce.fetch_add(1, Ordering::Relaxed);
-                html(t.body(Some(noise(n)), &[]), None, None)
+                html(t.body(Some(noise(n, srv.noise_ids)), &[]), None, None)
+            }
+            "post" => {
+                // One more post on every request (they stay), with fresh noise.
+                let n = srv.nonce.fetch_add(1, Ordering::Relaxed);
+                let posts = {
+                    let mut extra = srv.micro_posts[page].lock().unwrap();
+                    extra.push(t.new_post(&format!("lwm{page}x{n}")));
+                    extra.clone()
+                };
+                html(t.body(Some(noise(n, srv.noise_ids)), &posts), None, None)
             }
             "same" => html(t.body(None, &[]), None, None),
             "etag" => {
@@ -722,7 +780,14 @@ impl PageServer {
                 &args.etag_share.to_string(),
                 "--pages",
                 &args.pages.display().to_string(),
+                "--noise",
+                if args.noise_ids { "ids" } else { "quiet" },
             ])
+            .args(
+                args.extra_pages
+                    .iter()
+                    .flat_map(|p| ["--page".to_string(), p.display().to_string()]),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start the page server: {e}"))?;
@@ -871,27 +936,20 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
     let fetcher = Fetcher::new(config::FetchSettings::default()).map_err(|e| e.to_string())?;
-    let shared = Arc::new(Shared {
-        store,
-        fetcher,
-        wake: tokio::sync::Notify::new(),
-        committed: tokio::sync::watch::channel(0).0,
-        health: Arc::new(Health::default()),
-        problem_after: 3,
-        parsing: livewatch::daemon::parse_permits(),
-        in_hand: livewatch::daemon::in_hand_permits(),
-        blogs: Default::default(),
-    });
+    let shared = Arc::new(Shared::standalone(store, fetcher, 3));
     println!(
-        "micro phase: CPU per check of the daemon's BlogTask::poll_once (fetch, extract, diff, store), median of {} (min–max)",
+        "micro phase: CPU per check of the daemon's BlogTask::poll_once (fetch, fingerprint, extract, diff, store), median of {} (min–max)",
         args.micro
     );
+    let w = 22;
     println!(
-        "  {:<48} {:>8} {:>22} {:>22} {:>22}",
-        "page", "KiB", "changed body", "unchanged body", "304"
+        "  {:<48} {:>6} {:>w$} {:>w$} {:>w$} {:>w$}",
+        "page", "KiB", "noise only", "new post", "unchanged body", "304"
     );
-    let mut all: [Vec<f64>; 3] = Default::default();
-    let mut per_mb = Vec::new();
+    let mut all: [Vec<f64>; 4] = Default::default();
+    let mut per_mb: [Vec<f64>; 2] = Default::default();
+    let fp0 = livewatch::metrics::global().noise_only_total();
+    let mut noise_checks = 0;
     for (p, page) in srv.pages.iter().enumerate() {
         let mut row = Vec::new();
         for (c, class) in MICRO_CLASSES.iter().enumerate() {
@@ -911,16 +969,19 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
                 task.poll_once().await;
                 v.push(ms(cpu() - c0));
             }
+            if c == 0 {
+                noise_checks += args.micro + 1;
+            }
             all[c].extend(v.iter().copied());
             let s = summary(&mut v);
-            if c == 0 {
+            if c < 2 {
                 let bytes = page["bytes"].as_f64().unwrap_or(1.0);
-                per_mb.push(s.0 / (bytes / (1024.0 * 1024.0)));
+                per_mb[c].push(s.0 / (bytes / (1024.0 * 1024.0)));
             }
             row.push(format!("{:.3} ({:.3}–{:.3}) ms", s.0, s.1, s.2));
         }
         println!(
-            "  {:<48} {:>8.0} {:>22} {:>22} {:>22}",
+            "  {:<48} {:>6.0} {:>w$} {:>w$} {:>w$} {:>w$}",
             page["name"]
                 .as_str()
                 .unwrap_or("?")
@@ -928,7 +989,8 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
             page["bytes"].as_f64().unwrap_or(0.0) / 1024.0,
             row[0],
             row[1],
-            row[2]
+            row[2],
+            row[3]
         );
     }
     let row: Vec<String> = all
@@ -939,14 +1001,26 @@ async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
         })
         .collect();
     println!(
-        "  {:<48} {:>8} {:>22} {:>22} {:>22}",
-        "all pages", "", row[0], row[1], row[2]
+        "  {:<48} {:>6} {:>w$} {:>w$} {:>w$} {:>w$}",
+        "all pages", "", row[0], row[1], row[2], row[3]
     );
-    let s = summary(&mut per_mb);
-    println!(
-        "  changed body per MiB of page: median {:.2} ms (pages {:.2}–{:.2})",
-        s.0, s.1, s.2
-    );
+    for (c, what) in ["noise-only check", "new-post check"].iter().enumerate() {
+        if per_mb[c].is_empty() {
+            continue;
+        }
+        let s = summary(&mut per_mb[c]);
+        println!(
+            "  {what} per MiB of page: median {:.2} ms (pages {:.2}–{:.2})",
+            s.0, s.1, s.2
+        );
+    }
+    if noise_checks > 0 {
+        let on_fp = livewatch::metrics::global().noise_only_total() - fp0;
+        println!(
+            "  noise-only checks on the fingerprint path: {on_fp} of {noise_checks} ({:.1} %)",
+            100.0 * on_fp as f64 / noise_checks as f64
+        );
+    }
     Ok(())
 }
 
@@ -1034,12 +1108,14 @@ async fn bench(args: Args) -> Result<(), String> {
     reset_peak();
     let s0 = srv.stats().await?;
     let polls0 = livewatch::metrics::global().polls();
+    let fp0 = livewatch::metrics::global().noise_only_total();
     let (c0, t0) = (cpu(), Instant::now());
     srv.set_live(true).await?;
     tokio::time::sleep(args.duration).await;
     srv.set_live(false).await?;
     let (cpu_w, wall) = (cpu() - c0, t0.elapsed());
     let polls = livewatch::metrics::global().polls() - polls0;
+    let on_fp = livewatch::metrics::global().noise_only_total() - fp0;
     let s1 = srv.stats().await?;
     let (peak, rss) = (status_kb("VmHWM"), status_kb("VmRSS"));
 
@@ -1092,6 +1168,10 @@ async fn bench(args: Args) -> Result<(), String> {
     println!(
         "  checks/s          {:.1}  ({checks} checks: {full} changed body, {same} unchanged body, {nm} 304; daemon counted {polls} polls)",
         checks as f64 / secs
+    );
+    println!(
+        "  fingerprint path  {:.1} % of polls  ({on_fp} of {polls}: body changed, content fingerprint not, not parsed)",
+        100.0 * on_fp as f64 / polls.max(1) as f64
     );
     println!(
         "  CPU               {:.1} % of one core ({:.2} s CPU); {:.3} ms per check (all classes)",

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
+pub mod fingerprint;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -76,6 +76,7 @@ pub struct Metrics {
     polls: AtomicU64,
     not_modified: AtomicU64,
     unchanged: AtomicU64,
+    noise_only: AtomicU64,
     bytes: AtomicU64,
     fetch_errors: Mutex<BTreeMap<&'static str, u64>>,
     page_errors: AtomicU64,
@@ -134,6 +135,16 @@ impl Metrics {
     /// A 200 whose body was identical to the last one (not parsed again).
     pub fn unchanged(&self) {
         self.unchanged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A 200 whose body changed but whose content fingerprint did not (not parsed).
+    pub fn noise_only(&self) {
+        self.noise_only.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fetches answered on the content fingerprint so far.
+    pub fn noise_only_total(&self) -> u64 {
+        self.noise_only.load(Ordering::Relaxed)
     }
 
     /// A body of `n` bytes (decoded size) was received.
@@ -247,6 +258,12 @@ impl Metrics {
             "livewatch_unchanged_total",
             "Fetches whose body was identical to the previous one (not parsed).",
             load(&self.unchanged),
+        );
+        counter(
+            &mut o,
+            "livewatch_noise_only_total",
+            "Fetches whose body changed but not its content fingerprint: only noise changed (not parsed).",
+            load(&self.noise_only),
         );
         counter(
             &mut o,

@@ -69,7 +69,8 @@ pub fn first_poll_spread(blogs: usize, interval: Duration) -> Duration {
 /// Give the allocator's free memory back to the system, at most once a second: after a
 /// burst of page parsing (the start-up baselines, or many changed pages at once) glibc
 /// keeps the freed DOMs and bodies in its arenas, and the process stays at its peak.
-/// Called after a page was processed, off the async threads. Costs a walk over the
+/// Called after a page was processed (off the async threads) or answered on its content
+/// fingerprint (rate-limited as it is, once a second is cheap there). Costs a walk over the
 /// arenas' free lists and, for the next parse, faulting the pages in again.
 pub fn release_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -95,6 +96,22 @@ pub fn release_memory() {
 }
 
 impl Shared {
+    /// The shared parts of a daemon with no notifier running, for one-blog tasks
+    /// ([`poll::BlogTask`]) driven by hand: benches and tests.
+    pub fn standalone(store: Store, fetcher: Fetcher, problem_after: u32) -> Shared {
+        Shared {
+            store,
+            fetcher,
+            wake: Notify::new(),
+            committed: watch::channel(0).0,
+            health: Arc::new(Health::default()),
+            problem_after,
+            parsing: parse_permits(),
+            in_hand: in_hand_permits(),
+            blogs: Default::default(),
+        }
+    }
+
     /// Tell delivery workers and stream readers that events were committed.
     pub fn events_committed(&self) {
         self.wake.notify_waiters();

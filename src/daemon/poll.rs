@@ -20,6 +20,7 @@ use crate::config::Watch;
 use crate::diff::{self, Health, Known};
 use crate::extract::{self, Page};
 use crate::fetch::{FetchError, Fetched, Response};
+use crate::fingerprint::{self, Fingerprint};
 use crate::model::{event_id, BlogRef, Event, EventKind};
 use crate::store::{BlogRow, PollRecord, Store, StoreError};
 
@@ -40,6 +41,8 @@ pub struct BlogTask {
     /// The blog's row between polls (`None`: read it from the store). A std Mutex: held
     /// to copy or replace it, never across an `.await`.
     state: std::sync::Mutex<Option<Cached>>,
+    /// [`fingerprint::watch_key`] of the watch.
+    fp_key: [u8; 32],
 }
 
 /// What a blog task keeps of its stored state between polls.
@@ -109,6 +112,7 @@ impl BlogTask {
     pub fn new(shared: Arc<Shared>, watch: Watch, routes: Arc<Vec<Route>>) -> BlogTask {
         BlogTask {
             shared,
+            fp_key: fingerprint::watch_key(&watch.strategy),
             watch,
             routes,
             moved_to: Default::default(),
@@ -304,7 +308,25 @@ impl BlogTask {
                 metrics.unchanged();
                 self.unchanged(blog, "ok: body unchanged", at).await
             }
-            Ok(Fetched::Page(resp)) => self.process(blog, resp, at).await,
+            Ok(Fetched::Page(resp)) => {
+                let fp = fingerprint::fingerprint(
+                    &self.fp_key,
+                    &self.watch.strategy,
+                    &resp.final_url,
+                    resp.content_type.as_deref(),
+                    &resp.body,
+                );
+                if blog.baseline_done && fp.is_some() && blog.content_fp == fp {
+                    tracing::debug!(blog = %self.watch.url, "only noise changed");
+                    metrics.noise_only();
+                    drop(resp);
+                    // Pages that stay unchanged must give back the start-up burst too.
+                    super::release_memory();
+                    self.unchanged(blog, "ok: only noise changed", at).await
+                } else {
+                    self.process(blog, resp, fp, at).await
+                }
+            }
             Err(e) => self.failed(&blog, &e.to_string(), &e).await,
         };
         if let PollResult::Ok { .. } = result {
@@ -561,6 +583,7 @@ impl BlogTask {
         &self,
         blog: BlogRow,
         resp: Response,
+        fp: Option<Fingerprint>,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         self.note_move(&resp.final_url);
@@ -576,7 +599,8 @@ impl BlogTask {
             if let Some(d) = deferred {
                 d.write(&store, id)?;
             }
-            let processed = process_page(&store, &watch, &routes, problem_after, &blog, &resp, at);
+            let processed =
+                process_page(&store, &watch, &routes, problem_after, &blog, &resp, fp, at);
             drop(resp);
             super::release_memory();
             match processed? {
@@ -779,6 +803,7 @@ enum Processed {
     },
 }
 
+#[allow(clippy::too_many_arguments)] // the poll's parts, passed through once
 fn process_page(
     store: &Store,
     watch: &Watch,
@@ -786,6 +811,7 @@ fn process_page(
     problem_after: u32,
     blog: &BlogRow,
     resp: &Response,
+    fp: Option<Fingerprint>,
     at: chrono::DateTime<Utc>,
 ) -> Result<Processed, StoreError> {
     let page = Page {
@@ -827,6 +853,7 @@ fn process_page(
         title: extraction.title.clone(),
         validators: Some(resp.validators.clone()),
         body_hash: Some(resp.hash),
+        content_fp: fp,
         baseline_done: true,
         status: format!(
             "ok: {} posts ({})",

@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::model::Post;
 
-static RELATIVE_TIME: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static RELATIVE_TIME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         \b(?:updated\s+|posted\s+)?
@@ -27,7 +27,7 @@ static RELATIVE_TIME: LazyLock<Regex> = LazyLock::new(|| {
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"https?://[^\s"'<>)\]]+"#).expect("valid regex"));
 
-static COUNTER: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static COUNTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)\b\d[\d,.]*\s*[km]?\s*(?:comments?|shares?|likes?|views?|reactions?|replies)\b",
     )

@@ -58,7 +58,7 @@ fn is_skipped(name: &str) -> bool {
     )
 }
 
-pub(super) fn is_block(name: &str) -> bool {
+pub(crate) fn is_block(name: &str) -> bool {
     matches!(
         name,
         "p" | "div"

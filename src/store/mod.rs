@@ -19,7 +19,7 @@ use crate::fetch::Validators;
 use crate::model::{Event, Post};
 
 /// The schema version this build writes. Each entry of [`MIGRATIONS`] moves one up.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 → 1
@@ -88,6 +88,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX deliveries_pending ON deliveries(notifier, state, event_seq);
     "#,
+    // 1 → 2: the content fingerprint of the last parsed page (crate::fingerprint).
+    "ALTER TABLE blogs ADD COLUMN content_fp BLOB;",
 ];
 
 /// Store errors.
@@ -122,6 +124,9 @@ pub struct BlogRow {
     pub title: Option<String>,
     pub validators: Validators,
     pub body_hash: Option<[u8; 32]>,
+    /// [`crate::fingerprint`] of the last page parsed: a page with the same one is not
+    /// parsed again.
+    pub content_fp: Option<[u8; 32]>,
     pub polls: i64,
     pub baseline_done: bool,
     pub failures: u32,
@@ -142,6 +147,7 @@ pub struct PollRecord {
     pub title: Option<String>,
     pub validators: Option<Validators>,
     pub body_hash: Option<[u8; 32]>,
+    pub content_fp: Option<[u8; 32]>,
     pub baseline_done: bool,
     pub status: String,
     pub last_error: Option<String>,
@@ -390,7 +396,8 @@ impl Store {
                    last_modified = CASE WHEN ?8 THEN ?10 ELSE last_modified END,
                    body_hash = COALESCE(?11, body_hash),
                    sched = COALESCE(?12, sched),
-                   retired = CASE WHEN ?12 IS NULL THEN retired ELSE ?13 END
+                   retired = CASE WHEN ?12 IS NULL THEN retired ELSE ?13 END,
+                   content_fp = CASE WHEN ?11 IS NULL THEN content_fp ELSE ?14 END
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -408,7 +415,8 @@ impl Store {
                     .and_then(|v| v.last_modified.as_deref()),
                 rec.body_hash.as_ref().map(|h| &h[..]),
                 rec.sched.as_ref().map(|s| s.to_string()),
-                rec.retired
+                rec.retired,
+                rec.content_fp.as_ref().map(|h| &h[..])
             ])?;
             write_posts(&tx, blog_id, &rec.updates, now)?;
             let seqs = write_events(&tx, blog_id, &rec.events, now)?;
@@ -864,7 +872,8 @@ impl Store {
 
 const BLOG_COLS: &str =
     "id, url, title, etag, last_modified, body_hash, polls, baseline_done, failures,
-    last_error, status, last_poll_at, last_success_at, last_new_post_at, retired, sched";
+    last_error, status, last_poll_at, last_success_at, last_new_post_at, retired, sched,
+    content_fp";
 
 fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
     let hash: Option<Vec<u8>> = r.get(5)?;
@@ -888,6 +897,9 @@ fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
         last_new_post_at: from_ms(r.get(13)?),
         retired: r.get(14)?,
         sched: serde_json::from_str(&sched).unwrap_or_default(),
+        content_fp: r
+            .get::<_, Option<Vec<u8>>>(16)?
+            .and_then(|h| h.try_into().ok()),
     })
 }
 

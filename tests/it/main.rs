@@ -22,6 +22,7 @@ mod extract_robustness;
 mod extract_timelines;
 mod feeds_e2e;
 mod frictions;
+mod fingerprint;
 mod fuzz_regressions;
 mod hostile;
 mod noise;
