@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::extract::{self, Page, Strategy};
 use crate::model::Post;
+use crate::notify::template::html_escape;
 
 /// Time between two scripted changes.
 pub const STEP: Duration = Duration::from_secs(8);
@@ -253,21 +254,6 @@ impl Script {
     }
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -281,14 +267,14 @@ pub fn render(title: &str, url: &str, posts: &[Post]) -> String {
                 "@type": "BlogPosting",
                 "@id": p.url.clone().unwrap_or_default(),
                 "url": p.url,
-                "headline": p.headline.as_deref().map(esc),
+                "headline": p.headline.as_deref().map(html_escape),
                 "articleBody": paragraphs(&p.body)
                     .iter()
-                    .map(|para| format!("<p>{}</p>", esc(para)))
+                    .map(|para| format!("<p>{}</p>", html_escape(para)))
                     .collect::<String>(),
                 "datePublished": p.published.map(rfc3339),
                 "dateModified": p.updated.or(p.published).map(rfc3339),
-                "author": p.byline.as_deref().map(|b| serde_json::json!({"@type": "Person", "name": esc(b)})),
+                "author": p.byline.as_deref().map(|b| serde_json::json!({"@type": "Person", "name": html_escape(b)})),
             })
         })
         .collect();
@@ -309,11 +295,11 @@ pub fn render(title: &str, url: &str, posts: &[Post]) -> String {
          <style>body{{font-family:sans-serif;max-width:42em;margin:auto;padding:1em}}\
          article{{border-top:1px solid #ccc;padding:.5em 0}}.meta{{color:#666;font-size:.9em}}</style>\n\
          </head><body>\n<header><h1>{t}</h1>\n<p class=\"note\">livewatch demo: {src}, replayed as a live blog that changes every few seconds.</p></header>\n<main id=\"live\">\n",
-        t = esc(title),
-        src = esc(SOURCE_LABEL),
+        t = html_escape(title),
+        src = html_escape(SOURCE_LABEL),
     );
     for p in posts {
-        h.push_str(&format!("<article id=\"{}\">\n", esc(&p.id)));
+        h.push_str(&format!("<article id=\"{}\">\n", html_escape(&p.id)));
         if let Some(t) = p.published {
             h.push_str(&format!(
                 "<p class=\"meta\"><time datetime=\"{}\">{}</time></p>\n",
@@ -322,13 +308,13 @@ pub fn render(title: &str, url: &str, posts: &[Post]) -> String {
             ));
         }
         if let Some(hl) = &p.headline {
-            h.push_str(&format!("<h2>{}</h2>\n", esc(hl)));
+            h.push_str(&format!("<h2>{}</h2>\n", html_escape(hl)));
         }
         for para in paragraphs(&p.body) {
-            h.push_str(&format!("<p>{}</p>\n", esc(para)));
+            h.push_str(&format!("<p>{}</p>\n", html_escape(para)));
         }
         if let Some(b) = &p.byline {
-            h.push_str(&format!("<p class=\"byline\">By {}</p>\n", esc(b)));
+            h.push_str(&format!("<p class=\"byline\">By {}</p>\n", html_escape(b)));
         }
         h.push_str("</article>\n");
     }
