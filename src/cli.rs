@@ -1110,6 +1110,7 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
             _ => Strategy::Auto,
         },
         problem_after: 3,
+        ..Default::default()
     };
     let mut out = std::io::stdout().lock();
     let mut write_err = None;

@@ -143,6 +143,56 @@ fn ser_time_req<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Erro
 }
 
 impl Event {
+    /// The event about a change of `post` (its `revision` after the change) found at `at`.
+    /// Its id derives from what identifies the change (see [`event_id`]).
+    pub fn for_post(
+        blog: BlogRef,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        post: Post,
+        previous: Option<Post>,
+        diff: Option<String>,
+        revision: u32,
+    ) -> Event {
+        Event {
+            id: event_id(&blog.url, &post.id, kind, revision),
+            kind,
+            detected_at: at,
+            blog,
+            post: Some(post),
+            previous,
+            diff,
+            message: None,
+        }
+    }
+
+    /// The event about the blog itself (`problem`, `recovered`, `closed`) found at `at`:
+    /// `poll` is the blog's poll count when it is part of what identifies the event (a
+    /// blog can have many problems, it closes once), `n` a count in it (failures).
+    pub fn for_blog(
+        blog: BlogRef,
+        kind: EventKind,
+        poll: Option<i64>,
+        n: u32,
+        at: DateTime<Utc>,
+        message: String,
+    ) -> Event {
+        let key = match poll {
+            Some(p) => format!("@blog:{p}"),
+            None => "@blog".to_string(),
+        };
+        Event {
+            id: event_id(&blog.url, &key, kind, n),
+            kind,
+            detected_at: at,
+            blog,
+            post: None,
+            previous: None,
+            diff: None,
+            message: Some(message),
+        }
+    }
+
     /// One human line: `[kind] blog — headline`.
     pub fn summary_line(&self) -> String {
         let blog = self.blog.title.as_deref().unwrap_or(&self.blog.url);

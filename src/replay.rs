@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::config::{FetchSettings, Watch};
 use crate::daemon::poll::BlogTask;
-use crate::daemon::{Health, Shared};
+use crate::daemon::Shared;
 use crate::extract::Strategy;
 use crate::fetch::{FetchError, Fetched, Fetcher, Response, Validators};
 use crate::model::Event;
@@ -171,7 +171,7 @@ pub async fn record(
                     at,
                     status: None,
                     file: None,
-                    error: Some(e.to_string()),
+                    error: Some(e.detail()),
                 }
             }
         };
@@ -318,6 +318,9 @@ pub struct ReplayOptions {
     pub strategy: Strategy,
     /// Polls that fail in a row before a `problem` event (the config's `problem_after`).
     pub problem_after: u32,
+    /// Keep the replay's state database in this directory, to inspect it (`livewatch
+    /// status` on it shows the blog as the replay left it). Default: a temporary one.
+    pub state: Option<PathBuf>,
 }
 
 /// Run the recording through the daemon's pipeline; `emit` gets each event in commit
@@ -334,21 +337,14 @@ pub async fn replay(
         (None, Some(f)) => load_response(dir, f)?.0.url,
         (None, None) => return Err(RecordingError::NoRecording(dir.clone())),
     };
-    let state = tempfile::tempdir().map_err(io_err(&std::env::temp_dir()))?;
-    let store = Store::open(state.path())?;
-    let (committed, _) = watch::channel(0);
-    let shared = Arc::new(Shared {
-        store: store.clone(),
+    let temp = tempfile::tempdir().map_err(io_err(&std::env::temp_dir()))?;
+    let store = Store::open(opts.state.as_deref().unwrap_or(temp.path()))?;
+    let shared = Arc::new(Shared::standalone(
+        store.clone(),
         // Never used to fetch: every response comes from the recording.
-        fetcher: Fetcher::new(FetchSettings::default())?,
-        wake: Notify::new(),
-        committed,
-        health: Arc::new(Health::default()),
-        problem_after: opts.problem_after.max(1),
-        parsing: crate::daemon::parse_permits(),
-        in_hand: crate::daemon::in_hand_permits(),
-        blogs: Default::default(),
-    });
+        Fetcher::new(FetchSettings::default())?,
+        opts.problem_after.max(1),
+    ));
     let mut w = Watch::new(url.clone());
     w.name = opts.name.clone();
     w.strategy = opts.strategy.clone();
@@ -391,5 +387,7 @@ pub async fn replay(
             emit(&e);
         }
     }
+    // Checks that changed only the time are held back by the task: write them too.
+    task.flush().await;
     Ok(count)
 }

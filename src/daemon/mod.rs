@@ -6,6 +6,7 @@
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
 pub mod delivery;
+pub mod outcome;
 pub mod pace;
 pub mod poll;
 pub mod schedule;
@@ -96,14 +97,16 @@ pub fn release_memory() {
 }
 
 impl Shared {
-    /// The shared parts of a daemon with no notifier running, for one-blog tasks
-    /// ([`poll::BlogTask`]) driven by hand: benches and tests.
+    /// The parts a daemon shares, the one place they are built: by [`Daemon::new`], and
+    /// for one-blog tasks ([`poll::BlogTask`]) driven by hand (replay, benches, tests).
+    /// The event stream starts after the newest stored event.
     pub fn standalone(store: Store, fetcher: Fetcher, problem_after: u32) -> Shared {
+        let last = store.last_event_seq().unwrap_or(0);
         Shared {
             store,
             fetcher,
             wake: Notify::new(),
-            committed: watch::channel(0).0,
+            committed: watch::channel(last).0,
             health: Arc::new(Health::default()),
             problem_after,
             parsing: parse_permits(),
@@ -220,24 +223,8 @@ impl Daemon {
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
-        let last = store
-            .with(
-                |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?),
-            )
-            .unwrap_or(0);
-        let (committed, _) = watch::channel(last);
         Ok(Daemon {
-            shared: Arc::new(Shared {
-                store,
-                fetcher,
-                wake: Notify::new(),
-                committed,
-                health: Arc::new(Health::default()),
-                problem_after: config.problem_after,
-                parsing: parse_permits(),
-                in_hand: in_hand_permits(),
-                blogs: Default::default(),
-            }),
+            shared: Arc::new(Shared::standalone(store, fetcher, config.problem_after)),
             config,
             routes,
             shutdown_tx,

@@ -14,15 +14,17 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::pace::{Decision, Pace};
+use super::outcome::{self, Context, Next, Outcome, Parsed, Seen, Verdict, Write, GONE_STATUS};
+use super::pace::Pace;
 use super::{schedule, stopped, Route, Shared};
 use crate::config::Watch;
-use crate::diff::{self, Health, Known};
 use crate::extract::{self, Page};
 use crate::fetch::{FetchError, Fetched, Response};
 use crate::fingerprint::{self, Fingerprint};
-use crate::model::{event_id, BlogRef, Event, EventKind};
-use crate::store::{BlogRow, PollRecord, Store, StoreError};
+use crate::model::Event;
+use crate::store::{BlogRow, Store, StoreError};
+
+pub use super::outcome::route_events;
 
 /// Longest time a check that changed nothing but the time (a 304, an unchanged body)
 /// stays unwritten: what a crash can lose of a blog's poll count and last poll time
@@ -70,25 +72,6 @@ impl Deferred {
         store.checked(blog_id, self.n, self.at, &self.sched)
     }
 }
-
-/// Run `write` after the deferred checks, and read the blog's state back: one blocking
-/// call for everything a poll stores.
-fn write_and_reload<T>(
-    store: &Store,
-    blog_id: i64,
-    deferred: Option<Deferred>,
-    write: impl FnOnce(&Store) -> Result<T, StoreError>,
-) -> Result<(T, BlogRow, bool), StoreError> {
-    if let Some(d) = deferred {
-        d.write(store, blog_id)?;
-    }
-    let t = write(store)?;
-    let (row, pending) = store.blog_state(blog_id)?;
-    Ok((t, row, pending))
-}
-
-/// The status line of a blog that answered 410 Gone.
-pub const GONE_STATUS: &str = "gone (HTTP 410): no longer polled";
 
 /// What one poll came to, for scheduling.
 #[derive(Debug)]
@@ -201,7 +184,7 @@ impl BlogTask {
     }
 
     /// Write the deferred checks now (the task stops).
-    async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let Some(d) = self.take_deferred() else {
             return;
         };
@@ -301,33 +284,36 @@ impl BlogTask {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
                 metrics.not_modified();
-                self.unchanged(blog, "ok: not modified (304)", at).await
-            }
-            Ok(Fetched::Page(resp)) if blog.baseline_done && blog.body_hash == Some(resp.hash) => {
-                tracing::debug!(blog = %self.watch.url, "body unchanged");
-                metrics.unchanged();
-                self.unchanged(blog, "ok: body unchanged", at).await
+                self.unchanged(blog, Verdict::NotModified, at).await
             }
             Ok(Fetched::Page(resp)) => {
-                let fp = fingerprint::fingerprint(
-                    &self.fp_key,
-                    &self.watch.strategy,
-                    &resp.final_url,
-                    resp.content_type.as_deref(),
-                    &resp.body,
-                );
-                if blog.baseline_done && fp.is_some() && blog.content_fp == fp {
-                    tracing::debug!(blog = %self.watch.url, "only noise changed");
-                    metrics.noise_only();
-                    drop(resp);
-                    // Pages that stay unchanged must give back the start-up burst too.
-                    super::release_memory();
-                    self.unchanged(blog, "ok: only noise changed", at).await
-                } else {
-                    self.process(blog, resp, fp, at).await
+                let (verdict, fp) = Verdict::of_page(&blog, &resp.hash, || {
+                    fingerprint::fingerprint(
+                        &self.fp_key,
+                        &self.watch.strategy,
+                        &resp.final_url,
+                        resp.content_type.as_deref(),
+                        &resp.body,
+                    )
+                });
+                match verdict {
+                    Verdict::Parse => self.process(blog, resp, fp, at).await,
+                    Verdict::SameBody | Verdict::NotModified => {
+                        tracing::debug!(blog = %self.watch.url, "body unchanged");
+                        metrics.unchanged();
+                        self.unchanged(blog, Verdict::SameBody, at).await
+                    }
+                    Verdict::NoiseOnly => {
+                        tracing::debug!(blog = %self.watch.url, "only noise changed");
+                        metrics.noise_only();
+                        drop(resp);
+                        // Pages that stay unchanged must give back the start-up burst too.
+                        super::release_memory();
+                        self.unchanged(blog, verdict, at).await
+                    }
                 }
             }
-            Err(e) => self.failed(&blog, &e.to_string(), &e).await,
+            Err(e) => self.failed(blog, &e, at).await,
         };
         if let PollResult::Ok { .. } = result {
             metrics.success(&self.watch.url, at);
@@ -335,81 +321,129 @@ impl BlogTask {
         result
     }
 
+    fn context(&self) -> Context<'_> {
+        Context {
+            watch: &self.watch,
+            routes: &self.routes,
+            problem_after: self.shared.problem_after,
+        }
+    }
+
     /// The page did not change. It still counts as a poll for posts that went missing
     /// in the previous one: the second look that confirms a removal.
     async fn unchanged(
         &self,
         blog: BlogRow,
-        status: &str,
+        verdict: Verdict,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
+        let status = verdict.status();
         let pending = self
             .lock_state()
             .as_ref()
             .is_some_and(|c| c.pending_removals);
         if blog.baseline_done && pending {
-            let watch = self.watch.clone();
-            let routes = self.routes.clone();
-            let status = status.to_string();
+            let (watch, routes) = (self.watch.clone(), self.routes.clone());
+            let problem_after = self.shared.problem_after;
             let deferred = self.take_deferred();
-            let id = blog.id;
             let r = self
                 .shared
                 .store
                 .call(move |s| {
-                    write_and_reload(s, id, deferred, |s| {
-                        confirm_missing(s, &watch, &routes, &blog, &status, at)
-                    })
+                    let known = s.known_posts(blog.id)?;
+                    let ctx = Context {
+                        watch: &watch,
+                        routes: &routes,
+                        problem_after,
+                    };
+                    let seen = Seen::Unchanged {
+                        status,
+                        known: Some(&known),
+                    };
+                    let outcome = outcome::decide(ctx, &blog, seen, at);
+                    let state = apply(s, blog.id, deferred, &outcome, at)?;
+                    Ok((outcome, state))
                 })
                 .await;
-            self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
-            return match r {
-                Ok(((n, d), _, _)) => self.committed(n, &d),
-                Err(e) => self.state_failed(&e),
-            };
+            return self.finish(r);
         }
-        self.touch(&blog, status).await
+        let outcome = outcome::decide(
+            self.context(),
+            &blog,
+            Seen::Unchanged {
+                status,
+                known: None,
+            },
+            at,
+        );
+        if let (true, Write::Touch { pace, .. }, Next::Ok(d)) =
+            (outcome.only_time, &outcome.write, &outcome.next)
+        {
+            if self.defer(at, pace) {
+                return PollResult::Ok {
+                    events: 0,
+                    next: d.next,
+                    retired: false,
+                };
+            }
+        }
+        self.commit(blog.id, outcome, at).await
     }
 
-    async fn touch(&self, blog: &BlogRow, status: &str) -> PollResult {
-        let store = self.shared.store.clone();
-        let now = Utc::now();
-        let (pace, d, closed) = pace_step(&self.watch, blog, now, 0, None);
-        let mut events: Vec<Event> = self.recovered_event(blog, now).into_iter().collect();
-        events.extend(closed);
-        let events = self.route_all(events);
-        let n = events.len();
-        let only_time = events.is_empty()
-            && !d.retire
-            && !blog.retired
-            && blog.failures == 0
-            && blog.last_error.is_none()
-            && blog.status == status
-            && Pace::from_json(&blog.sched).same_state(&pace);
-        if only_time && self.defer(now, &pace) {
-            return PollResult::Ok {
-                events: 0,
-                next: d.next,
-                retired: false,
-            };
-        }
-        let (id, status, retired) = (blog.id, status.to_string(), d.retire);
-        let sched = pace.to_json();
-        let kinds = event_kinds(&events);
+    /// Write `outcome` on the store's blocking pool (with the deferred checks).
+    async fn commit(&self, id: i64, outcome: Outcome, at: chrono::DateTime<Utc>) -> PollResult {
         let deferred = self.take_deferred();
-        let r = store
+        let r = self
+            .shared
+            .store
             .call(move |s| {
-                write_and_reload(s, id, deferred, |s| {
-                    s.touch(id, now, &status, Some(&sched), retired, &events)
-                })
+                let state = apply(s, id, deferred, &outcome, at)?;
+                Ok((outcome, state))
             })
             .await;
-        self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
-        match r {
-            Ok(_) => crate::metrics::global().events(&self.watch.url, kinds),
-            Err(e) => tracing::error!(blog = %self.watch.url, "state: {e}"),
+        self.finish(r)
+    }
+
+    /// After the write: keep the state read back, log and count the events, wake the
+    /// notifiers, and say when to poll again.
+    fn finish(&self, r: Result<(Outcome, (BlogRow, bool)), StoreError>) -> PollResult {
+        self.keep(r.as_ref().map(|(_, state)| state.clone()));
+        let outcome = match r {
+            Ok((outcome, _)) => outcome,
+            Err(e) => return self.state_failed(&e),
+        };
+        let url = &self.watch.url;
+        if let Some((posts, extractor)) = &outcome.baseline {
+            tracing::info!(blog = %url, posts, extractor = %extractor, "baseline taken");
         }
-        self.committed(n, &d)
+        let events = outcome.events();
+        log_events(&self.watch, &self.routes, events);
+        let n = events.len();
+        if n > 0 {
+            crate::metrics::global().events(url, events.iter().map(|(e, _)| e.kind));
+            self.shared.events_committed();
+        }
+        match outcome.next {
+            Next::Ok(d) => {
+                if let Some(why) = &d.newly_closed {
+                    tracing::info!(blog = %url, "the blog has closed: {why}");
+                }
+                PollResult::Ok {
+                    events: n,
+                    next: d.next,
+                    retired: d.retire,
+                }
+            }
+            Next::Failed {
+                failures,
+                retry_after,
+                gone,
+            } => PollResult::Failed {
+                failures,
+                retry_after,
+                gone,
+            },
+        }
     }
 
     /// A poll that could not read or write the state: logged, and retried like a failure.
@@ -419,18 +453,6 @@ impl BlogTask {
             failures: 1,
             retry_after: None,
             gone: false,
-        }
-    }
-
-    /// A poll whose `n` events (if any) are committed: wake the notifiers.
-    fn committed(&self, n: usize, d: &Decision) -> PollResult {
-        if n > 0 {
-            self.shared.events_committed();
-        }
-        PollResult::Ok {
-            events: n,
-            next: d.next,
-            retired: d.retire,
         }
     }
 
@@ -455,115 +477,17 @@ impl BlogTask {
         true
     }
 
-    async fn failed(&self, blog: &BlogRow, error: &str, e: &FetchError) -> PollResult {
+    async fn failed(&self, blog: BlogRow, e: &FetchError, at: chrono::DateTime<Utc>) -> PollResult {
+        let error = e.detail();
         tracing::warn!(blog = %self.watch.url, class = e.class(), "poll failed: {error}");
-        crate::metrics::global().fetch_error(&self.watch.url, e.class(), error);
-        // A gone blog: the run loop stops polling; the status says so instead of "error".
-        let failures = self.record_failure(blog, error, e.is_gone()).await;
-        PollResult::Failed {
-            failures,
-            retry_after: e.retry_after(),
+        crate::metrics::global().fetch_error(&self.watch.url, e.class(), &error);
+        let seen = Seen::Failed {
+            error: &error,
             gone: e.is_gone(),
-        }
-    }
-
-    /// Record a failed poll; the `problem_after`-th failure in a row sends one `problem`
-    /// (`last` sends it at once and retires the blog as gone: there will be no further
-    /// polls).
-    async fn record_failure(&self, blog: &BlogRow, error: &str, last: bool) -> u32 {
-        let failures = blog.failures + 1;
-        let now = Utc::now();
-        let problem = (failures == self.shared.problem_after || last).then(|| {
-            self.blog_event(
-                blog,
-                EventKind::Problem,
-                if last {
-                    format!("{} is gone ({error}); no longer polled", self.watch.url)
-                } else {
-                    format!(
-                        "{} failed {failures} polls in a row: {error}",
-                        self.watch.url
-                    )
-                },
-                now,
-                failures,
-            )
-        });
-        let events = self.route_all(problem);
-        let notify = !events.is_empty();
-        let kinds = event_kinds(&events);
-        let store = self.shared.store.clone();
-        let (id, status) = (blog.id, format!("error: {error}"));
-        let deferred = self.take_deferred();
-        let r = store
-            .call(move |s| {
-                write_and_reload(s, id, deferred, |s| {
-                    let n = s.record_failure(id, now, &status, &status, &events)?;
-                    if last {
-                        s.set_retired(id, true, GONE_STATUS)?;
-                    }
-                    Ok(n)
-                })
-            })
-            .await;
-        self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
-        if notify {
-            self.shared.events_committed();
-        }
-        match r {
-            Ok((n, _, _)) => {
-                crate::metrics::global().events(&self.watch.url, kinds);
-                n
-            }
-            Err(e) => {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
-                failures
-            }
-        }
-    }
-
-    /// A `recovered` event when the blog had a reported problem.
-    fn recovered_event(&self, blog: &BlogRow, now: chrono::DateTime<Utc>) -> Option<Event> {
-        (blog.failures >= self.shared.problem_after).then(|| {
-            self.blog_event(
-                blog,
-                EventKind::Recovered,
-                format!(
-                    "{} works again after {} failed polls",
-                    self.watch.url, blog.failures
-                ),
-                now,
-                blog.failures,
-            )
-        })
-    }
-
-    fn blog_event(
-        &self,
-        blog: &BlogRow,
-        kind: EventKind,
-        message: String,
-        now: chrono::DateTime<Utc>,
-        n: u32,
-    ) -> Event {
-        Event {
-            id: event_id(&self.watch.url, &format!("@blog:{}", blog.polls), kind, n),
-            kind,
-            detected_at: now,
-            blog: BlogRef {
-                url: self.watch.url.clone(),
-                title: self.watch.name.clone().or_else(|| blog.title.clone()),
-            },
-            post: None,
-            previous: None,
-            diff: None,
-            message: Some(message),
-        }
-    }
-
-    /// Pair events with the notifiers that take them.
-    fn route_all(&self, events: impl IntoIterator<Item = Event>) -> Vec<(Event, Vec<String>)> {
-        route_events(&self.watch, &self.routes, events)
+            retry_after: e.retry_after(),
+        };
+        let outcome = outcome::decide(self.context(), &blog, seen, at);
+        self.commit(blog.id, outcome, at).await
     }
 
     /// Log once when the blog starts redirecting somewhere new (e.g. a 301 to a new URL).
@@ -578,7 +502,7 @@ impl BlogTask {
         }
     }
 
-    /// Extract, diff and store a changed body, on the blocking pool.
+    /// Extract, decide and store a changed body, on the blocking pool.
     async fn process(
         &self,
         blog: BlogRow,
@@ -587,60 +511,117 @@ impl BlogTask {
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         self.note_move(&resp.final_url);
-        let watch = self.watch.clone();
-        let routes = self.routes.clone();
+        let (watch, routes) = (self.watch.clone(), self.routes.clone());
         let problem_after = self.shared.problem_after;
         let store = self.shared.store.clone();
         // One page parsed per core at a time; the others wait here with only their body.
         let _parsing = self.shared.parsing.clone().acquire_owned().await;
         let deferred = self.take_deferred();
         let r = tokio::task::spawn_blocking(move || {
-            let id = blog.id;
-            if let Some(d) = deferred {
-                d.write(&store, id)?;
-            }
-            let processed =
-                process_page(&store, &watch, &routes, problem_after, &blog, &resp, fp, at);
-            drop(resp);
+            let known = if blog.baseline_done {
+                store.known_posts(blog.id)?
+            } else {
+                Vec::new()
+            };
+            let page = Page {
+                url: &resp.final_url,
+                body: &resp.body,
+                content_type: resp.content_type.as_deref(),
+                fetched_at: at,
+            };
+            let started = std::time::Instant::now();
+            let extraction = extract::extract(&page, &watch.strategy);
+            crate::metrics::global().parse_time(started.elapsed());
+            let ctx = Context {
+                watch: &watch,
+                routes: &routes,
+                problem_after,
+            };
+            let parsed = Parsed {
+                extraction: &extraction,
+                validators: &resp.validators,
+                body_hash: resp.hash,
+                content_fp: fp,
+            };
+            let outcome = outcome::decide(
+                ctx,
+                &blog,
+                Seen::Page {
+                    parsed,
+                    known: &known,
+                },
+                at,
+            );
+            drop((extraction, known, resp));
             super::release_memory();
-            match processed? {
-                Processed::Events(n, d, _) => {
-                    let state = store.blog_state(id)?;
-                    Ok::<_, StoreError>(Processed::Events(n, d, Some(Box::new(state))))
-                }
-                other => Ok(other),
-            }
+            let state = apply(&store, blog.id, deferred, &outcome, at)?;
+            Ok::<_, StoreError>((outcome, state))
         })
         .await;
-        match &r {
-            Ok(Ok(Processed::Events(_, _, Some(state)))) => self.keep(Ok((**state).clone())),
-            Ok(Ok(Processed::NoPosts { .. })) => {}
-            _ => *self.lock_state() = None,
-        }
-        match r {
-            Ok(Ok(Processed::Events(n, d, _))) => self.committed(n, &d),
-            Ok(Ok(Processed::NoPosts { blog, reason })) => {
-                tracing::warn!(blog = %self.watch.url, "{reason}");
-                crate::metrics::global().page_error(&self.watch.url, &reason);
-                let failures = self.record_failure(&blog, &reason, false).await;
-                PollResult::Failed {
-                    failures,
-                    retry_after: None,
-                    gone: false,
-                }
-            }
-            Ok(Err(e)) => self.state_failed(&e),
+        let r = match r {
+            Ok(r) => r,
             Err(e) => {
                 // A panic in an extractor must not take the daemon down: report it.
+                *self.lock_state() = None;
                 tracing::error!(blog = %self.watch.url, "processing the page failed: {e}");
-                PollResult::Failed {
+                return PollResult::Failed {
                     failures: 1,
                     retry_after: None,
                     gone: false,
-                }
+                };
+            }
+        };
+        if let Ok((
+            Outcome {
+                write: Write::Failure { error, .. },
+                ..
+            },
+            _,
+        )) = &r
+        {
+            let reason = error.strip_prefix("error: ").unwrap_or(error);
+            tracing::warn!(blog = %self.watch.url, "{reason}");
+            crate::metrics::global().page_error(&self.watch.url, reason);
+        }
+        self.finish(r)
+    }
+}
+
+/// Write what a poll came to, after the deferred checks, and read the blog's state back:
+/// one blocking call for everything a poll stores.
+fn apply(
+    store: &Store,
+    blog_id: i64,
+    deferred: Option<Deferred>,
+    outcome: &Outcome,
+    at: chrono::DateTime<Utc>,
+) -> Result<(BlogRow, bool), StoreError> {
+    if let Some(d) = deferred {
+        d.write(store, blog_id)?;
+    }
+    match &outcome.write {
+        Write::Poll(rec) => {
+            store.save_poll(blog_id, rec)?;
+        }
+        Write::Touch {
+            status,
+            pace,
+            retired,
+            events,
+        } => store.touch(blog_id, at, status, Some(&pace.to_json()), *retired, events)?,
+        Write::Failure {
+            status,
+            error,
+            gone,
+            events,
+        } => {
+            store.record_failure(blog_id, at, status, error, events)?;
+            if *gone {
+                store.set_retired(blog_id, true, GONE_STATUS)?;
             }
         }
     }
+    store.blog_state(blog_id)
 }
 
 /// The loop of one blog: wait, poll, wait what the poll says, until stopped or the poll
@@ -667,299 +648,14 @@ where
     }
 }
 
-/// The kinds of routed events, for counting them once they are committed.
-fn event_kinds(events: &[(Event, Vec<String>)]) -> Vec<EventKind> {
-    events.iter().map(|(e, _)| e.kind).collect()
-}
-
-/// Pair events with the notifiers that take them (the watch's `notify` list and each
-/// notifier's filter).
-pub fn route_events(
-    watch: &Watch,
-    routes: &[Route],
-    events: impl IntoIterator<Item = Event>,
-) -> Vec<(Event, Vec<String>)> {
-    events
-        .into_iter()
-        .map(|e| {
-            let names = routes
-                .iter()
-                .filter(|r| {
-                    watch
-                        .notify
-                        .as_ref()
-                        .is_none_or(|l| l.contains(&r.spec.name))
-                        && r.spec.filter.accepts(&e)
-                })
-                .map(|r| r.spec.name.clone())
-                .collect();
-            (e, names)
-        })
-        .collect()
-}
-
-/// Re-run the diff on the unchanged page: the posts present are the known ones that
-/// were present last time.
-fn confirm_missing(
-    store: &Store,
-    watch: &Watch,
-    routes: &[Route],
-    blog: &BlogRow,
-    status: &str,
-    at: chrono::DateTime<Utc>,
-) -> Result<(usize, Decision), StoreError> {
-    let known = store.known_posts(blog.id)?;
-    let mut present: Vec<&Known> = known
-        .iter()
-        .filter(|k| !k.removed && !k.off_page && k.missing == 0)
-        .collect();
-    present.sort_by_key(|k| std::cmp::Reverse(k.order));
-    let polled: Vec<crate::model::Post> = present.iter().map(|k| k.post.clone()).collect();
-    let outcome = diff::compare(&known, &polled, blog.polls);
-    let blog_ref = BlogRef {
-        url: watch.url.clone(),
-        title: watch.name.clone().or_else(|| blog.title.clone()),
-    };
-    let mut events: Vec<Event> = outcome
-        .changes
-        .into_iter()
-        .map(|c| change_event(&blog_ref, at, c))
-        .collect();
-    let (pace, decision, closed) = pace_step(watch, blog, at, 0, None);
-    events.extend(closed);
-    log_events(watch, routes, &events);
-    let n = events.len();
-    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
-    let rec = PollRecord {
-        at,
-        baseline_done: true,
-        status: status.to_string(),
-        updates: outcome.updates,
-        events: route_events(watch, routes, events),
-        sched: Some(pace.to_json()),
-        retired: decision.retire,
-        ..Default::default()
-    };
-    store.save_poll(blog.id, &rec)?;
-    crate::metrics::global().events(&watch.url, kinds);
-    Ok((n, decision))
-}
-
-/// Advance the blog's pace after a successful poll: the next interval, and a `closed`
-/// event the first time the blog is seen closed.
-fn pace_step(
-    watch: &Watch,
-    blog: &BlogRow,
-    now: chrono::DateTime<Utc>,
-    activity: usize,
-    closed: Option<&extract::Closed>,
-) -> (Pace, Decision, Option<Event>) {
-    let mut pace = Pace::from_json(&blog.sched);
-    let d = pace.after_poll(watch, now, activity, closed);
-    let event = d.newly_closed.as_ref().map(|why| Event {
-        id: event_id(&watch.url, "@blog", EventKind::Closed, 0),
-        kind: EventKind::Closed,
-        detected_at: now,
-        blog: BlogRef {
-            url: watch.url.clone(),
-            title: watch.name.clone().or_else(|| blog.title.clone()),
-        },
-        post: None,
-        previous: None,
-        diff: None,
-        message: Some(format!(
-            "{} has closed ({why}); polled every {} for {}, then retired",
-            watch.url,
-            super::pace::human(watch.max_interval),
-            super::pace::human(watch.retire_grace)
-        )),
-    });
-    if let Some(why) = &d.newly_closed {
-        tracing::info!(blog = %watch.url, "the blog has closed: {why}");
-    }
-    (pace, d, event)
-}
-
-/// The event for a post change.
-fn change_event(blog: &BlogRef, at: chrono::DateTime<Utc>, c: diff::Change) -> Event {
-    Event {
-        id: event_id(&blog.url, &c.post.id, c.kind, c.revision),
-        kind: c.kind,
-        detected_at: at,
-        blog: blog.clone(),
-        post: Some(c.post),
-        previous: c.previous,
-        diff: c.diff,
-        message: None,
-    }
-}
-
-enum Processed {
-    /// Events committed, the decision, and the blog's state read back after the write.
-    Events(usize, Decision, Option<Box<(BlogRow, bool)>>),
-    NoPosts {
-        blog: Box<BlogRow>,
-        reason: String,
-    },
-}
-
-#[allow(clippy::too_many_arguments)] // the poll's parts, passed through once
-fn process_page(
-    store: &Store,
-    watch: &Watch,
-    routes: &[Route],
-    problem_after: u32,
-    blog: &BlogRow,
-    resp: &Response,
-    fp: Option<Fingerprint>,
-    at: chrono::DateTime<Utc>,
-) -> Result<Processed, StoreError> {
-    let page = Page {
-        url: &resp.final_url,
-        body: &resp.body,
-        content_type: resp.content_type.as_deref(),
-        fetched_at: at,
-    };
-    let started = std::time::Instant::now();
-    let extraction = extract::extract(&page, &watch.strategy);
-    crate::metrics::global().parse_time(started.elapsed());
-    let title = watch
-        .name
-        .clone()
-        .or_else(|| extraction.title.clone())
-        .or_else(|| blog.title.clone());
-    let blog_ref = BlogRef {
-        url: watch.url.clone(),
-        title: title.clone(),
-    };
-    if extraction.posts.is_empty() {
-        let tried: Vec<String> = extraction
-            .attempts
-            .iter()
-            .map(|a| format!("{}: {}", a.extractor, a.reason))
-            .collect();
-        let reason = if tried.is_empty() {
-            "no posts found on the page".to_string()
-        } else {
-            format!("no posts found on the page ({})", tried.join("; "))
-        };
-        return Ok(Processed::NoPosts {
-            blog: Box::new(blog.clone()),
-            reason,
-        });
-    }
-    let mut rec = PollRecord {
-        at,
-        title: extraction.title.clone(),
-        validators: Some(resp.validators.clone()),
-        body_hash: Some(resp.hash),
-        content_fp: fp,
-        baseline_done: true,
-        status: format!(
-            "ok: {} posts ({})",
-            extraction.posts.len(),
-            extraction.extractor
-        ),
-        ..Default::default()
-    };
-    let mut events = Vec::new();
-    let mut activity = 0;
-    if !blog.baseline_done {
-        rec.updates = extraction
-            .posts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Known::first_seen(p.clone(), blog.polls, i))
-            .collect();
-        for p in diff::newest(&extraction.posts, watch.announce_existing) {
-            events.push(change_event(
-                &blog_ref,
-                at,
-                diff::Change {
-                    kind: EventKind::New,
-                    post: p,
-                    previous: None,
-                    diff: None,
-                    revision: 0,
-                },
-            ));
-        }
-        tracing::info!(blog = %watch.url, posts = extraction.posts.len(), extractor = %extraction.extractor, "baseline taken");
-    } else {
-        let known = store.known_posts(blog.id)?;
-        let outcome = diff::compare(&known, &extraction.posts, blog.polls);
-        match outcome.health {
-            Health::Ok => {}
-            Health::NoPosts | Health::ListReplaced => {
-                return Ok(Processed::NoPosts {
-                    blog: Box::new(blog.clone()),
-                    reason: format!(
-                        "the page now shows {} posts, none of the {} known ones (error page, consent wall or new layout?)",
-                        extraction.posts.len(),
-                        known.iter().filter(|k| !k.removed).count()
-                    ),
-                });
-            }
-        }
-        rec.new_post = outcome.changes.iter().any(|c| c.kind == EventKind::New);
-        activity = outcome
-            .changes
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.kind,
-                    EventKind::New | EventKind::Edit | EventKind::Correction
-                )
-            })
-            .count();
-        rec.updates = outcome.updates;
-        events.extend(
-            outcome
-                .changes
-                .into_iter()
-                .map(|c| change_event(&blog_ref, at, c)),
-        );
-    }
-    if blog.failures >= problem_after {
-        events.push(Event {
-            id: event_id(
-                &watch.url,
-                &format!("@blog:{}", blog.polls),
-                EventKind::Recovered,
-                blog.failures,
-            ),
-            kind: EventKind::Recovered,
-            detected_at: at,
-            blog: blog_ref.clone(),
-            post: None,
-            previous: None,
-            diff: None,
-            message: Some(format!(
-                "{} works again after {} failed polls",
-                watch.url, blog.failures
-            )),
-        });
-    }
-    let (pace, decision, closed) = pace_step(watch, blog, at, activity, extraction.closed.as_ref());
-    events.extend(closed);
-    rec.sched = Some(pace.to_json());
-    rec.retired = decision.retire;
-    let n = events.len();
-    log_events(watch, routes, &events);
-    rec.events = route_events(watch, routes, events);
-    store.save_poll(blog.id, &rec)?;
-    crate::metrics::global().events(&watch.url, rec.events.iter().map(|(e, _)| e.kind));
-    Ok(Processed::Events(n, decision, None))
-}
-
 /// Log each detected event: at info, or at debug when a stdout notifier prints the events
 /// anyway (on a terminal each event would otherwise show twice: its line on stdout and
 /// again in the log on stderr).
-fn log_events(watch: &Watch, routes: &[Route], events: &[Event]) {
+fn log_events(watch: &Watch, routes: &[Route], events: &[(Event, Vec<String>)]) {
     let printed = routes
         .iter()
         .any(|r| matches!(r.spec.kind, crate::config::NotifierKind::Stdout { .. }));
-    for e in events {
+    for (e, _) in events {
         if printed {
             tracing::debug!(blog = %watch.url, kind = %e.kind, id = %e.id, "{}", e.summary_line());
         } else {
@@ -972,21 +668,14 @@ fn log_events(watch: &Watch, routes: &[Route], events: &[Event]) {
 mod tests {
     use super::*;
     use crate::config::FetchSettings;
-    use crate::daemon::Health;
     use crate::fetch::Fetcher;
 
     fn task(store: &Store) -> BlogTask {
-        let shared = Arc::new(Shared {
-            store: store.clone(),
-            fetcher: Fetcher::new(FetchSettings::default()).unwrap(),
-            wake: tokio::sync::Notify::new(),
-            committed: watch::channel(0).0,
-            health: Arc::new(Health::default()),
-            problem_after: 3,
-            parsing: crate::daemon::parse_permits(),
-            in_hand: crate::daemon::in_hand_permits(),
-            blogs: Default::default(),
-        });
+        let shared = Arc::new(Shared::standalone(
+            store.clone(),
+            Fetcher::new(FetchSettings::default()).unwrap(),
+            3,
+        ));
         BlogTask::new(shared, Watch::new("http://b.test/"), Arc::new(Vec::new()))
     }
 

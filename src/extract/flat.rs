@@ -21,8 +21,9 @@ use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node};
 
-use super::generic::{beside_feed, describe, link_ratio, score, zone_note, Candidate, Layout};
-use super::profiles::sel;
+use super::heading::zone_note;
+use super::layout::{beside_feed, describe, link_ratio, score, Candidate, Layout};
+use super::select::sel;
 use super::text::{clean_line, line_of, text_of, Text};
 use super::time::{parse_clock_prefix, parse_day, Clock};
 use super::{Context, Draft};

@@ -4,15 +4,18 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
+use chrono::{DateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::profiles::sel;
+use super::layout::{beside_feed, count_alnum, describe, link_ratio, score, Candidate};
+use super::select::sel;
+
+pub use super::layout::Layout;
 use super::text::{line_of, text_of, Text};
-use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp, zone};
+use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp};
 use super::{Context, Draft};
 
 /// Elements that carry a machine-readable post time.
@@ -58,22 +61,6 @@ const ID_ATTRS: &[&str] = &[
     "data-item-id",
 ];
 
-/// A layout the analyser considered: what kind of feed, where, and how strongly the page's
-/// main text supports it (`check` prints the chosen one and the runner-up).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Layout {
-    /// `repeated blocks`, `flat feed (time markers)`, `flat feed (separators)`,
-    /// `time headings`.
-    pub kind: &'static str,
-    /// Where the feed is: a short CSS path of its root.
-    pub at: String,
-    /// How many posts it gives.
-    pub posts: usize,
-    /// Main-text mass of those posts (letters, capped per post), discounted for link
-    /// density and for lying beside the feed (aside, nav, footer, related lists).
-    pub score: f64,
-}
-
 /// What the analyser found: the posts of the best layout, that layout and the runner-up.
 #[derive(Debug, Clone, Default)]
 pub struct Analysis {
@@ -82,17 +69,9 @@ pub struct Analysis {
     pub runner_up: Option<Layout>,
 }
 
-pub(super) struct Candidate {
-    pub(super) layout: Layout,
-    pub(super) drafts: Vec<Draft>,
-}
-
 /// Times written as text are looked for when the machine-readable ones give fewer posts
 /// than this (a feed with a few embeds that carry a `datetime` is not yet a timed feed).
 const TEXT_PASS_BELOW: usize = 6;
-
-/// The text a post counts for at most when layouts are compared.
-const POST_TEXT_CAP: usize = 1000;
 
 /// Posts found by the generic rules, in page order.
 pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
@@ -122,7 +101,7 @@ pub fn analyse(doc: &Html, ctx: &Context) -> Analysis {
     {
         cands.extend(container_posts(doc, ctx, true));
     }
-    cands.extend(time_headings(doc, ctx));
+    cands.extend(super::heading::time_headings(doc, ctx));
     cands.extend(super::flat::flat_feeds(doc, ctx));
     cands.retain(|c| !c.drafts.is_empty());
     cands.sort_by(|a, b| b.layout.score.total_cmp(&a.layout.score));
@@ -140,87 +119,6 @@ pub fn analyse(doc: &Html, ctx: &Context) -> Analysis {
         chosen: Some(best.layout),
         runner_up,
     }
-}
-
-/// Letters and digits of the drafts' text (capped per post), times `weight`.
-pub(crate) fn score(drafts: &[Draft], link_ratio: f64, beside: bool) -> f64 {
-    let mass: usize = drafts
-        .iter()
-        .map(|d| {
-            let n = d.headline.as_deref().map_or(0, count_alnum) + count_alnum(&d.body);
-            n.min(POST_TEXT_CAP)
-        })
-        .sum();
-    let links = (1.0 - link_ratio).clamp(0.0, 1.0);
-    let side = if beside { 0.25 } else { 1.0 };
-    (mass as f64) * links * links * side
-}
-
-fn count_alnum(s: &str) -> usize {
-    s.chars().filter(|c| c.is_alphanumeric()).count()
-}
-
-/// Share of the elements' text that sits inside links.
-pub(super) fn link_ratio<'a>(els: impl Iterator<Item = ElementRef<'a>>) -> f64 {
-    use ego_tree::iter::Edge;
-    let (mut all, mut linked) = (0usize, 0usize);
-    for e in els {
-        // One walk, counting how many links are open.
-        let mut in_link = 0usize;
-        for edge in e.traverse() {
-            match edge {
-                Edge::Open(n) => match n.value() {
-                    Node::Text(t) => {
-                        let len = t.trim().len();
-                        all += len;
-                        if in_link > 0 {
-                            linked += len;
-                        }
-                    }
-                    Node::Element(el) if el.name() == "a" => in_link += 1,
-                    _ => {}
-                },
-                Edge::Close(n) => {
-                    if n.value().as_element().is_some_and(|el| el.name() == "a") {
-                        in_link = in_link.saturating_sub(1);
-                    }
-                }
-            }
-        }
-    }
-    if all == 0 {
-        0.0
-    } else {
-        linked as f64 / all as f64
-    }
-}
-
-/// `tag#id` or `tag.class` of an element and up to two ancestors: where a layout is.
-pub(super) fn describe(el: ElementRef<'_>) -> String {
-    let one = |e: ElementRef<'_>| {
-        let v = e.value();
-        match (
-            v.id(),
-            v.attr("class").and_then(|c| c.split_whitespace().next()),
-        ) {
-            (Some(id), _) if !id.is_empty() => format!("{}#{id}", v.name()),
-            (_, Some(c)) => format!("{}.{c}", v.name()),
-            _ => v.name().to_string(),
-        }
-    };
-    let mut parts = vec![one(el)];
-    for a in el.ancestors().filter_map(ElementRef::wrap).take(2) {
-        if matches!(a.value().name(), "body" | "html") {
-            break;
-        }
-        let stop = a.value().id().is_some();
-        parts.push(one(a));
-        if stop {
-            break;
-        }
-    }
-    parts.reverse();
-    parts.join(" > ")
 }
 
 /// The zone of time-of-day stamps that state none, for a page no profile knows: the zone of
@@ -585,20 +483,6 @@ fn tag_class(e: ElementRef<'_>) -> String {
     }
 }
 
-/// Whether an element lies in a part of the page that is not the feed: `<aside>`, `<nav>`,
-/// `<footer>`, or a block whose class or id names comments, related or popular stories.
-pub(super) fn beside_feed(el: ElementRef<'_>) -> bool {
-    static BESIDE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)(^|[\s_-])(comments?|comment-list|disqus|related|recommended|recommendations|most-?read|most-?popular|popular|trending|more-stories)($|[\s_-])").unwrap()
-    });
-    el.ancestors().filter_map(ElementRef::wrap).any(|a| {
-        let v = a.value();
-        matches!(v.name(), "aside" | "nav" | "footer")
-            || v.attr("class").is_some_and(|c| BESIDE.is_match(c))
-            || v.attr("id").is_some_and(|c| BESIDE.is_match(c))
-    })
-}
-
 /// A group member and the siblings after it up to the next member of its group.
 fn span<'a>(
     el: ElementRef<'a>,
@@ -786,167 +670,6 @@ fn post_id(el: ElementRef<'_>) -> Option<String> {
     let whole: usize = el.text().map(str::len).sum();
     let part: usize = inner.text().map(str::len).sum();
     (part * 10 >= whole * 8).then(|| own(inner, false).map(str::to_string))?
-}
-
-/// Headings that start with a time, grouped by parent; the largest group.
-fn time_headings(doc: &Html, ctx: &Context) -> Option<Candidate> {
-    let mut by_parent: HashMap<NodeId, (String, usize)> = HashMap::new();
-    for h in doc.select(sel("h2, h3, h4, p > strong:first-child")) {
-        if parse_clock_prefix(&line_of(h)).is_some_and(|(_, rest)| !rest.is_empty()) {
-            if let Some(p) = h.parent() {
-                let e = by_parent
-                    .entry(p.id())
-                    .or_insert((h.value().name().to_string(), 0));
-                e.1 += 1;
-            }
-        }
-    }
-    let (parent, (tag, _)) = by_parent
-        .into_iter()
-        .filter(|(_, (_, n))| *n >= 2)
-        .max_by_key(|(_, (_, n))| *n)?;
-    let parent = doc.tree.get(parent).and_then(ElementRef::wrap)?;
-    let heads: Vec<ElementRef<'_>> = parent
-        .children()
-        .filter_map(ElementRef::wrap)
-        .filter(|e| e.value().name() == tag)
-        .collect();
-    let drafts = headed_posts(&heads, &[], false, ctx);
-    let ratio = link_ratio(std::iter::once(parent));
-    Some(Candidate {
-        layout: Layout {
-            kind: "time headings",
-            at: format!("{} > {tag}", describe(parent)),
-            posts: drafts.len(),
-            score: score(&drafts, ratio, beside_feed(parent)),
-        },
-        drafts,
-    })
-}
-
-/// Posts that run from a time-prefixed heading to the next heading (of the `heading`
-/// selector) or a `stop` element, for profiles without post containers. With `day_after`,
-/// a heading that is only a date ("Dienstag, 27. August 2024") dates the posts above it
-/// (newest-first tickers open each day with that heading, so it ends up below its posts).
-pub fn heading_posts(
-    doc: &Html,
-    heading: &Selector,
-    stop: &[&'static str],
-    day_after: bool,
-    ctx: &Context,
-) -> Vec<Draft> {
-    let heads: Vec<ElementRef<'_>> = doc.select(heading).collect();
-    headed_posts(&heads, stop, day_after, ctx)
-}
-
-/// "All times below are in Beijing time." — a note that sets the zone of the headings after it.
-pub(super) fn zone_note(text: &str) -> Option<chrono_tz::Tz> {
-    static NOTE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^\W*(?:all )?times(?: below| here| shown)?(?: are)? (?:in )?([a-z ]{2,20}?)(?: time)?\W*$").unwrap()
-    });
-    if text.len() > 80 {
-        return None;
-    }
-    NOTE.captures(text).and_then(|c| zone(c[1].trim()))
-}
-
-fn headed_posts(
-    heads: &[ElementRef<'_>],
-    stop: &[&'static str],
-    day_after: bool,
-    ctx: &Context,
-) -> Vec<Draft> {
-    let head_ids: HashSet<NodeId> = heads.iter().map(|h| h.id()).collect();
-    let mut out: Vec<Draft> = Vec::new();
-    let mut dates: Vec<Option<NaiveDate>> = Vec::new();
-    let mut undated_from = 0;
-    // A zone note before the first time heading applies from the start.
-    let mut zone_now: Option<chrono_tz::Tz> = heads
-        .iter()
-        .find(|h| parse_clock_prefix(&line_of(**h)).is_some())
-        .and_then(|first| {
-            first
-                .prev_siblings()
-                .filter_map(ElementRef::wrap)
-                .take(12)
-                .find_map(|e| {
-                    text_of(e, &HashSet::new())
-                        .paragraphs
-                        .iter()
-                        .find_map(|p| zone_note(p))
-                })
-        });
-    for h in heads {
-        let line = line_of(*h);
-        let Some((mut clock, rest)) =
-            parse_clock_prefix(&line).filter(|(_, rest)| !rest.is_empty())
-        else {
-            if day_after && line.chars().count() < 60 {
-                if let Some(d) = parse_date(&line) {
-                    for slot in &mut dates[undated_from..] {
-                        *slot = Some(d);
-                    }
-                    undated_from = dates.len();
-                }
-            }
-            continue;
-        };
-        if clock.zone.is_none() {
-            clock.zone = zone_now;
-        }
-        let mut text = Text::default();
-        for sib in h.next_siblings() {
-            if head_ids.contains(&sib.id()) {
-                break;
-            }
-            match sib.value() {
-                Node::Element(_) => {
-                    let Some(e) = ElementRef::wrap(sib) else {
-                        continue;
-                    };
-                    if stop.iter().any(|s| sel(s).matches(&e)) || heads_inside(e, &head_ids) {
-                        break;
-                    }
-                    let t = text_of(e, &HashSet::new());
-                    if let Some(z) = t.paragraphs.iter().find_map(|p| zone_note(p)) {
-                        // The note and what follows it belong to the page, not to this post.
-                        zone_now = Some(z);
-                        break;
-                    }
-                    text.paragraphs.extend(t.paragraphs);
-                    text.captions.extend(t.captions);
-                }
-                Node::Text(t) if !t.trim().is_empty() => {
-                    text.paragraphs.push(super::text::clean_line(t))
-                }
-                _ => {}
-            }
-        }
-        let time_text = line[..line.len() - rest.len()]
-            .trim()
-            .trim_end_matches([':', '-', '–', '|'])
-            .trim()
-            .to_string();
-        out.push(Draft {
-            headline: Some(rest.to_string()),
-            body: text.body(),
-            captions: text.captions,
-            prefix: vec![time_text],
-            clock: Some(clock),
-            ..Draft::default()
-        });
-        dates.push(None);
-    }
-    for (d, date) in out.iter_mut().zip(dates) {
-        if let Some(clock) = d.clock {
-            d.published = ctx.at_clock(clock, date);
-        }
-    }
-    out
-}
-
-fn heads_inside(e: ElementRef<'_>, heads: &HashSet<NodeId>) -> bool {
-    e.descendants().any(|d| heads.contains(&d.id()))
 }
 
 #[cfg(test)]

@@ -49,9 +49,12 @@ pub mod decode;
 pub mod depth;
 mod flat;
 pub mod generic;
+mod heading;
 pub mod jsonld;
+mod layout;
 pub mod microdata;
 pub mod profiles;
+mod select;
 pub mod text;
 pub mod time;
 
@@ -485,7 +488,7 @@ fn extract_doc(
             kind,
             at: name.clone(),
             posts: drafts.len(),
-            score: generic::score(&drafts, 0.0, false),
+            score: layout::score(&drafts, 0.0, false),
         });
     }
     out.extractor = name;

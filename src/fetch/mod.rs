@@ -49,8 +49,12 @@ pub struct Response {
 pub enum FetchError {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
-    #[error("cannot connect: {0}")]
-    Connect(String),
+    /// No connection to the server (refused, unreachable…): the cause says which.
+    #[error("cannot connect")]
+    Connect {
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("body larger than the {cap} byte cap: stopped reading")]
     TooLarge { cap: u64 },
     #[error("HTTP {status}{}{}", reason(*status), retry_after.map(|d| format!(" (Retry-After {}s)", d.as_secs())).unwrap_or_default())]
@@ -60,16 +64,33 @@ pub enum FetchError {
     },
     #[error("too many redirects or a redirect loop")]
     Redirects,
-    #[error("invalid URL: {0}")]
-    Url(String),
+    #[error("invalid URL")]
+    Url {
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Any other failure of the request.
+    #[error("the request failed")]
+    Request {
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A failure known only by its text (a recorded poll, a client that cannot be built).
     #[error("{0}")]
     Other(String),
     /// The host name does not resolve.
-    #[error("cannot resolve the host name {host}: {reason}")]
-    Dns { host: String, reason: String },
+    #[error("cannot resolve the host name {host}")]
+    Dns {
+        host: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The TLS handshake failed (not TLS on the other end, bad certificate…).
-    #[error("TLS handshake failed: {0}")]
-    Tls(String),
+    #[error("TLS handshake failed")]
+    Tls {
+        #[source]
+        source: reqwest::Error,
+    },
     /// The server reset the TCP connection.
     #[error("the server reset the connection")]
     Reset,
@@ -98,16 +119,16 @@ impl FetchError {
     pub fn class(&self) -> &'static str {
         match self {
             FetchError::Timeout(_) => "timeout",
-            FetchError::Connect(_) => "connect",
+            FetchError::Connect { .. } => "connect",
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Status { status, .. } if *status == 429 => "http_429",
             FetchError::Status { status, .. } if *status >= 500 => "http_5xx",
             FetchError::Status { .. } => "http_4xx",
             FetchError::Redirects | FetchError::BadRedirect { .. } => "redirect",
-            FetchError::Url(_) => "url",
-            FetchError::Other(_) => "other",
+            FetchError::Url { .. } => "url",
+            FetchError::Other(_) | FetchError::Request { .. } => "other",
             FetchError::Dns { .. } => "dns",
-            FetchError::Tls(_) => "tls",
+            FetchError::Tls { .. } => "tls",
             FetchError::Reset | FetchError::NoAnswer | FetchError::Truncated => "connection",
         }
     }
@@ -120,9 +141,34 @@ impl FetchError {
         }
     }
 
-    /// The page is gone for good (404/410): stop polling it.
+    /// The page is gone for good (HTTP 410): stop polling it.
     pub fn is_gone(&self) -> bool {
         matches!(self, FetchError::Status { status: 410, .. })
+    }
+
+    /// One line for the blog's status and the log: the error with its most telling
+    /// cause ("cannot connect: Connection refused (os error 111)"). The whole chain stays
+    /// reachable through [`std::error::Error::source`], each cause printed once by `{:#}`.
+    pub fn detail(&self) -> String {
+        match self {
+            FetchError::Connect { source } | FetchError::Dns { source, .. } => {
+                format!("{self}: {}", root_cause(source))
+            }
+            FetchError::Tls { source } => {
+                let tls = causes(source)
+                    .into_iter()
+                    .find_map(|c| c.downcast_ref::<rustls::Error>().map(|t| t.to_string()));
+                format!("{self}: {}", tls.unwrap_or_else(|| root_cause(source)))
+            }
+            FetchError::Url { source } | FetchError::Request { source } => {
+                let chain = error_chain(source);
+                match self {
+                    FetchError::Url { .. } => format!("{self}: {chain}"),
+                    _ => chain,
+                }
+            }
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -340,7 +386,9 @@ impl Fetcher {
             return FetchError::Redirects;
         }
         if e.is_builder() {
-            return FetchError::Url(error_chain(&e.without_url()));
+            return FetchError::Url {
+                source: e.without_url(),
+            };
         }
         if e.is_dns() {
             return FetchError::Dns {
@@ -349,12 +397,14 @@ impl Fetcher {
                     .and_then(|u| u.host_str())
                     .unwrap_or("?")
                     .to_string(),
-                reason: root_cause(&e),
+                source: e.without_url(),
             };
         }
+        let mut tls = false;
         for c in causes(&e) {
-            if let Some(t) = c.downcast_ref::<rustls::Error>() {
-                return FetchError::Tls(t.to_string());
+            if c.downcast_ref::<rustls::Error>().is_some() {
+                tls = true;
+                break;
             }
             if c.downcast_ref::<hyper::Error>()
                 .is_some_and(hyper::Error::is_incomplete_message)
@@ -367,11 +417,13 @@ impl Fetcher {
                 _ => {}
             }
         }
-        let e = e.without_url();
-        if e.is_connect() {
-            FetchError::Connect(root_cause(&e))
+        let source = e.without_url();
+        if tls {
+            FetchError::Tls { source }
+        } else if source.is_connect() {
+            FetchError::Connect { source }
         } else {
-            FetchError::Other(error_chain(&e))
+            FetchError::Request { source }
         }
     }
 }
@@ -486,6 +538,29 @@ mod tests {
         );
         h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_keeps_its_cause_and_prints_it_once() {
+        // A port nothing listens on: bind, take the number, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let f = Fetcher::new(FetchSettings::default()).unwrap();
+        let e = f
+            .fetch(&format!("http://127.0.0.1:{port}/"), &Validators::default())
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(e.class(), "connect");
+        let detail = e.detail();
+        assert!(detail.starts_with("cannot connect: "), "{detail}");
+        // The whole chain, as the CLI prints it: every cause, none twice.
+        let full = format!("{:#}", anyhow::Error::new(e));
+        assert_eq!(full.matches("cannot connect").count(), 1, "{full}");
+        let refused = full.matches("refused").count();
+        assert_eq!(refused, 1, "the OS cause once in {full}");
     }
 
     #[test]

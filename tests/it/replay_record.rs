@@ -233,3 +233,118 @@ fn record_with_a_config_fetches_with_its_settings() {
         );
     }
 }
+
+/// A recording whose polls span days (2020): every event's `detected_at` and every time in
+/// the blog's state comes from the recording, none from the clock of the replay.
+#[test]
+fn replay_over_days_takes_every_time_from_the_recording() {
+    use chrono::{DateTime, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let url = "http://blog.test/live";
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let save = |file: &str, when: &str, posts: &[(&str, &str, &str, u32)]| {
+        std::fs::write(
+            rec.join(format!("{file}.html")),
+            page_server::live_page(posts, "", ""),
+        )
+        .unwrap();
+        let meta = serde_json::json!({
+            "url": url, "final_url": url, "fetched_at": when, "status": 200,
+            "headers": {"content-type": "text/html; charset=utf-8"},
+        });
+        std::fs::write(rec.join(format!("{file}.json")), meta.to_string()).unwrap();
+    };
+    let a = ("a", "First", "The first post of the day.", 1);
+    let b = ("b", "Second", "The second post of the day.", 2);
+    let c = ("c", "Third", "A post on the next day.", 3);
+    save("0001", "2020-03-01T10:00:00Z", &[b, a]);
+    save("0002", "2020-03-02T09:00:00Z", &[c, b, a]);
+    let polls = [
+        (r#""2020-03-01T10:00:00Z""#, r#""status":200,"file":"0001""#),
+        (r#""2020-03-01T10:01:00Z""#, r#""status":304,"file":null"#),
+        (
+            r#""2020-03-01T10:02:00Z""#,
+            r#""error":"cannot connect: refused""#,
+        ),
+        (
+            r#""2020-03-01T10:03:00Z""#,
+            r#""error":"cannot connect: refused""#,
+        ),
+        (
+            r#""2020-03-01T10:04:00Z""#,
+            r#""error":"cannot connect: refused""#,
+        ),
+        (r#""2020-03-02T09:00:00Z""#, r#""status":200,"file":"0002""#),
+        (r#""2020-03-02T09:01:00Z""#, r#""status":304,"file":null"#),
+        (r#""2020-03-04T10:00:00Z""#, r#""status":304,"file":null"#),
+        (r#""2020-03-04T10:01:00Z""#, r#""status":304,"file":null"#),
+    ];
+    let lines: Vec<String> = polls
+        .iter()
+        .map(|(t, rest)| format!("{{\"at\":{t},{rest}}}"))
+        .collect();
+    std::fs::write(rec.join("polls.jsonl"), lines.join("\n") + "\n").unwrap();
+
+    let state = dir.path().join("state");
+    let opts = livewatch::replay::ReplayOptions {
+        dir: rec.clone(),
+        problem_after: 3,
+        state: Some(state.clone()),
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(livewatch::replay::replay(&opts, |e| events.push(e.clone())))
+        .expect("the replay runs");
+
+    let kinds: Vec<(String, DateTime<Utc>)> = events
+        .iter()
+        .map(|e| (e.kind.to_string(), e.detected_at))
+        .collect();
+    let first = at("2020-03-01T10:00:00Z");
+    let last = at("2020-03-04T10:01:00Z");
+    for (kind, t) in &kinds {
+        assert!(
+            (first..=last).contains(t),
+            "{kind} stamped {t}, outside the recording: {kinds:?}"
+        );
+    }
+    let when = |kind: &str| {
+        kinds
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("no {kind} event in {kinds:?}"))
+    };
+    assert_eq!(
+        when("problem"),
+        at("2020-03-01T10:04:00Z"),
+        "the third failure"
+    );
+    assert_eq!(when("recovered"), at("2020-03-02T09:00:00Z"));
+    assert_eq!(
+        events
+            .iter()
+            .find(|e| e.post.as_ref().is_some_and(|p| p.id == "c"))
+            .map(|e| (e.kind.to_string(), e.detected_at)),
+        Some(("new".to_string(), at("2020-03-02T09:00:00Z")))
+    );
+    // Quiet for 48 h after the last new post: closed at that poll, not "today".
+    assert_eq!(when("closed"), at("2020-03-04T10:00:00Z"));
+
+    let store = livewatch::store::Store::open(&state).unwrap();
+    let blog = store.find_blog(url).unwrap().expect("the replayed blog");
+    assert_eq!(blog.last_poll_at, Some(last), "{blog:?}");
+    assert_eq!(blog.last_success_at, Some(last));
+    assert_eq!(blog.last_new_post_at, Some(at("2020-03-02T09:00:00Z")));
+    assert_eq!(blog.polls, polls.len() as i64 - 3, "failures are not polls");
+    // The pace (when the blog closed, its last activity) is the recording's time too.
+    let status = blog.sched.to_string();
+    assert!(
+        status.contains("2020-03-04T10:00:00Z")
+            && !status.contains(&Utc::now().format("%Y-%m-%d").to_string()),
+        "{status}"
+    );
+}

@@ -16,12 +16,12 @@ mod ndtv;
 mod reach;
 mod repubblica;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html};
 
+pub use super::select::sel;
 use super::text::{line_of, text_of};
 use super::time::{is_relative, parse_stamp};
 use super::{Context, Draft};
@@ -122,23 +122,6 @@ impl Merge {
     };
 }
 
-/// A compiled selector for a static string, compiled once per process.
-pub fn sel(css: &'static str) -> &'static Selector {
-    static CACHE: LazyLock<Mutex<HashMap<&'static str, &'static Selector>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(&s) = cache.get(css) {
-        return s;
-    }
-    // Built-in selectors are tested; an invalid one matches nothing rather than panicking.
-    let s: &'static Selector =
-        Box::leak(Box::new(Selector::parse(css).unwrap_or_else(|_| {
-            Selector::parse("livewatch-invalid-selector").unwrap()
-        })));
-    cache.insert(css, s);
-    s
-}
-
 /// The profile for this page: by host first, then by markers.
 pub fn detect(host: Option<&str>, doc: &Html) -> Option<&'static Profile> {
     if let Some(host) = host {
@@ -183,7 +166,7 @@ impl Profile {
                 heading,
                 stop,
                 day_after,
-            } => super::generic::heading_posts(doc, sel(heading), stop, day_after, ctx),
+            } => super::heading::heading_posts(doc, sel(heading), stop, day_after, ctx),
         };
         if drafts.is_empty() {
             // The site changed its markup (or the page is a variant the selectors do not
