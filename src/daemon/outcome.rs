@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::pace::{Decision, Pace};
 use super::Route;
 use crate::config::Watch;
-use crate::diff::{self, Health, Known};
+use crate::diff::{self, Known, ListHealth};
 use crate::extract::Extraction;
 use crate::fetch::Validators;
 use crate::fingerprint::Fingerprint;
@@ -467,8 +467,8 @@ fn page(
     } else {
         let outcome = diff::compare(known, &extraction.posts, blog.polls);
         match outcome.health {
-            Health::Ok => {}
-            Health::NoPosts | Health::ListReplaced => {
+            ListHealth::Ok => {}
+            ListHealth::NoPosts | ListHealth::ListReplaced => {
                 let reason = format!(
                     "the page now shows {} posts, none of the {} known ones (error page, consent wall or new layout?)",
                     extraction.posts.len(),

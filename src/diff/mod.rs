@@ -83,7 +83,7 @@ pub struct Change {
 
 /// The health of a poll's post list compared with what was known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
+pub enum ListHealth {
     Ok,
     /// The page yielded no posts at all.
     NoPosts,
@@ -98,7 +98,7 @@ pub struct Outcome {
     pub changes: Vec<Change>,
     /// The full new state of every post touched (insert or replace these).
     pub updates: Vec<Known>,
-    pub health: Health,
+    pub health: ListHealth,
 }
 
 /// Compare the posts of poll number `poll` with the known ones.
@@ -111,9 +111,9 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
             changes: vec![],
             updates: vec![],
             health: if known.is_empty() {
-                Health::Ok
+                ListHealth::Ok
             } else {
-                Health::NoPosts
+                ListHealth::NoPosts
             },
         };
     }
@@ -126,7 +126,7 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
         return Outcome {
             changes: vec![],
             updates: vec![],
-            health: Health::ListReplaced,
+            health: ListHealth::ListReplaced,
         };
     }
 
@@ -239,7 +239,7 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
     Outcome {
         changes,
         updates,
-        health: Health::Ok,
+        health: ListHealth::Ok,
     }
 }
 

@@ -180,10 +180,10 @@ fn pagination_is_not_removal() {
 fn vanished_list_is_a_problem_not_removals() {
     let mut k = baseline(&[post("c", 3, "C"), post("b", 2, "B"), post("a", 1, "A")]);
     let out = compare(&k, &[], 1);
-    assert_eq!(out.health, Health::NoPosts);
+    assert_eq!(out.health, ListHealth::NoPosts);
     assert!(out.changes.is_empty());
     let out = compare(&k, &[post("x", 9, "Please accept cookies")], 1);
-    assert_eq!(out.health, Health::ListReplaced);
+    assert_eq!(out.health, ListHealth::ListReplaced);
     assert!(out.changes.is_empty());
     // Still fine afterwards.
     assert!(poll(
