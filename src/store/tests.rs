@@ -1,5 +1,7 @@
 use super::*;
-use crate::model::{BlogRef, EventKind};
+use crate::diff::Known;
+use crate::fetch::Validators;
+use crate::model::{BlogRef, Event, EventKind, Post};
 
 fn event(id: &str, kind: EventKind, post: &str) -> Event {
     Event {
