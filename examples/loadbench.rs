@@ -1075,15 +1075,7 @@ async fn bench(args: Args) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let done: i64 = daemon
             .store()
-            .call(|s| {
-                s.with(|c| {
-                    Ok(c.query_row(
-                        "SELECT COUNT(*) FROM blogs WHERE baseline_done = 1",
-                        [],
-                        |r| r.get(0),
-                    )?)
-                })
-            })
+            .call(|s| s.baselines_taken())
             .await
             .map_err(|e| e.to_string())?;
         if done as usize >= args.blogs {

@@ -112,21 +112,24 @@ impl Shared {
         }
     }
 
-    /// Tell delivery workers and stream readers that events were committed.
+    /// Tell delivery workers and stream readers that events were committed. The newest
+    /// sequence number is read on the blocking pool (the store's rule), in a task of its
+    /// own: the channel only moves forward, so reads that finish out of order are safe.
     pub fn events_committed(&self) {
         self.wake.notify_waiters();
         let store = self.store.clone();
-        if let Ok(Some(seq)) = store.with(|c| {
-            Ok(c.query_row("SELECT MAX(seq) FROM events", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?)
-        }) {
-            self.committed.send_if_modified(|cur| {
-                let changed = *cur != seq;
-                *cur = seq;
-                changed
-            });
-        }
+        let committed = self.committed.clone();
+        tokio::spawn(async move {
+            if let Ok(seq) = store.call(|s| s.last_event_seq()).await {
+                committed.send_if_modified(|cur| {
+                    let newer = seq > *cur;
+                    if newer {
+                        *cur = seq;
+                    }
+                    newer
+                });
+            }
+        });
     }
 }
 
@@ -220,11 +223,8 @@ impl Daemon {
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
-        let last = store
-            .with(
-                |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?),
-            )
-            .unwrap_or(0);
+        // At start-up, like the open above: nothing else uses the store yet.
+        let last = store.last_event_seq().unwrap_or(0);
         let (committed, _) = watch::channel(last);
         Ok(Daemon {
             shared: Arc::new(Shared {

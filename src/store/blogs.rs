@@ -102,6 +102,17 @@ impl Store {
         })
     }
 
+    /// How many blogs have their baseline (their first poll) stored.
+    pub fn baselines_taken(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM blogs WHERE baseline_done = 1",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Every blog, in insertion order.
     pub fn blogs(&self) -> Result<Vec<BlogRow>, StoreError> {
         self.with(|c| {

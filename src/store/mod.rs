@@ -109,8 +109,9 @@ impl Store {
         &self.path
     }
 
-    /// Run `f` with the connection, synchronously.
-    pub fn with<T>(
+    /// Run `f` with the connection, synchronously. The connection never leaves the store:
+    /// every query is a named method.
+    fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
