@@ -316,7 +316,7 @@ mod tests {
             next_at: Utc::now(),
             created_at: Utc::now(),
             notifier: "n".into(),
-            state: "pending".into(),
+            state: crate::store::DeliveryState::Pending,
             last_error: None,
         }
     }

@@ -22,7 +22,7 @@ use crate::extract::{self, Page};
 use crate::fetch::{FetchError, Fetched, Response};
 use crate::fingerprint::{self, Fingerprint};
 use crate::model::{event_id, BlogRef, Event, EventKind};
-use crate::store::{BlogRow, PollRecord, Store, StoreError};
+use crate::store::{BlogRow, BlogStatus, PollRecord, Store, StoreError};
 
 /// Longest time a check that changed nothing but the time (a 304, an unchanged body)
 /// stays unwritten: what a crash can lose of a blog's poll count and last poll time
@@ -62,7 +62,7 @@ struct Cached {
 struct Deferred {
     n: u32,
     at: chrono::DateTime<Utc>,
-    sched: serde_json::Value,
+    sched: Pace,
 }
 
 impl Deferred {
@@ -86,9 +86,6 @@ fn write_and_reload<T>(
     let (row, pending) = store.blog_state(blog_id)?;
     Ok((t, row, pending))
 }
-
-/// The status line of a blog that answered 410 Gone.
-pub const GONE_STATUS: &str = "gone (HTTP 410): no longer polled";
 
 /// What one poll came to, for scheduling.
 #[derive(Debug)]
@@ -301,12 +298,12 @@ impl BlogTask {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
                 metrics.not_modified();
-                self.unchanged(blog, "ok: not modified (304)", at).await
+                self.unchanged(blog, BlogStatus::NotModified, at).await
             }
             Ok(Fetched::Page(resp)) if blog.baseline_done && blog.body_hash == Some(resp.hash) => {
                 tracing::debug!(blog = %self.watch.url, "body unchanged");
                 metrics.unchanged();
-                self.unchanged(blog, "ok: body unchanged", at).await
+                self.unchanged(blog, BlogStatus::BodyUnchanged, at).await
             }
             Ok(Fetched::Page(resp)) => {
                 let fp = fingerprint::fingerprint(
@@ -322,7 +319,7 @@ impl BlogTask {
                     drop(resp);
                     // Pages that stay unchanged must give back the start-up burst too.
                     super::release_memory();
-                    self.unchanged(blog, "ok: only noise changed", at).await
+                    self.unchanged(blog, BlogStatus::NoiseOnly, at).await
                 } else {
                     self.process(blog, resp, fp, at).await
                 }
@@ -340,7 +337,7 @@ impl BlogTask {
     async fn unchanged(
         &self,
         blog: BlogRow,
-        status: &str,
+        status: BlogStatus,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         let pending = self
@@ -350,7 +347,6 @@ impl BlogTask {
         if blog.baseline_done && pending {
             let watch = self.watch.clone();
             let routes = self.routes.clone();
-            let status = status.to_string();
             let deferred = self.take_deferred();
             let id = blog.id;
             let r = self
@@ -371,7 +367,7 @@ impl BlogTask {
         self.touch(&blog, status).await
     }
 
-    async fn touch(&self, blog: &BlogRow, status: &str) -> PollResult {
+    async fn touch(&self, blog: &BlogRow, status: BlogStatus) -> PollResult {
         let store = self.shared.store.clone();
         let now = Utc::now();
         let (pace, d, closed) = pace_step(&self.watch, blog, now, 0, None);
@@ -385,7 +381,7 @@ impl BlogTask {
             && blog.failures == 0
             && blog.last_error.is_none()
             && blog.status == status
-            && Pace::from_json(&blog.sched).same_state(&pace);
+            && blog.sched.same_state(&pace);
         if only_time && self.defer(now, &pace) {
             return PollResult::Ok {
                 events: 0,
@@ -393,8 +389,8 @@ impl BlogTask {
                 retired: false,
             };
         }
-        let (id, status, retired) = (blog.id, status.to_string(), d.retire);
-        let sched = pace.to_json();
+        let (id, retired) = (blog.id, d.retire);
+        let sched = pace;
         let kinds = event_kinds(&events);
         let deferred = self.take_deferred();
         let r = store
@@ -451,7 +447,7 @@ impl BlogTask {
         c.row.polls += 1;
         c.row.last_poll_at = Some(now);
         c.row.last_success_at = Some(now);
-        c.row.sched = pace.to_json();
+        c.row.sched = pace.clone();
         true
     }
 
@@ -493,14 +489,15 @@ impl BlogTask {
         let notify = !events.is_empty();
         let kinds = event_kinds(&events);
         let store = self.shared.store.clone();
-        let (id, status) = (blog.id, format!("error: {error}"));
+        let status = BlogStatus::Error(error.to_string());
+        let (id, last_error) = (blog.id, status.to_string());
         let deferred = self.take_deferred();
         let r = store
             .call(move |s| {
                 write_and_reload(s, id, deferred, |s| {
-                    let n = s.record_failure(id, now, &status, &status, &events)?;
+                    let n = s.record_failure(id, now, &status, &last_error, &events)?;
                     if last {
-                        s.set_retired(id, true, GONE_STATUS)?;
+                        s.set_retired(id, true, &BlogStatus::Gone)?;
                     }
                     Ok(n)
                 })
@@ -705,7 +702,7 @@ fn confirm_missing(
     watch: &Watch,
     routes: &[Route],
     blog: &BlogRow,
-    status: &str,
+    status: &BlogStatus,
     at: chrono::DateTime<Utc>,
 ) -> Result<(usize, Decision), StoreError> {
     let known = store.known_posts(blog.id)?;
@@ -733,10 +730,10 @@ fn confirm_missing(
     let rec = PollRecord {
         at,
         baseline_done: true,
-        status: status.to_string(),
+        status: status.clone(),
         updates: outcome.updates,
         events: route_events(watch, routes, events),
-        sched: Some(pace.to_json()),
+        sched: Some(pace),
         retired: decision.retire,
         ..Default::default()
     };
@@ -754,7 +751,7 @@ fn pace_step(
     activity: usize,
     closed: Option<&extract::Closed>,
 ) -> (Pace, Decision, Option<Event>) {
-    let mut pace = Pace::from_json(&blog.sched);
+    let mut pace = blog.sched.clone();
     let d = pace.after_poll(watch, now, activity, closed);
     let event = d.newly_closed.as_ref().map(|why| Event {
         id: event_id(&watch.url, "@blog", EventKind::Closed, 0),
@@ -855,11 +852,10 @@ fn process_page(
         body_hash: Some(resp.hash),
         content_fp: fp,
         baseline_done: true,
-        status: format!(
-            "ok: {} posts ({})",
-            extraction.posts.len(),
-            extraction.extractor
-        ),
+        status: BlogStatus::Posts {
+            count: extraction.posts.len(),
+            extractor: extraction.extractor.clone(),
+        },
         ..Default::default()
     };
     let mut events = Vec::new();
@@ -942,7 +938,7 @@ fn process_page(
     }
     let (pace, decision, closed) = pace_step(watch, blog, at, activity, extraction.closed.as_ref());
     events.extend(closed);
-    rec.sched = Some(pace.to_json());
+    rec.sched = Some(pace);
     rec.retired = decision.retire;
     let n = events.len();
     log_events(watch, routes, &events);
@@ -1002,7 +998,7 @@ mod tests {
         // The first 304 changes the status line: written at once.
         t.handle(not_modified(), at).await;
         assert_eq!(stored().polls, 1);
-        assert_eq!(stored().status, "ok: not modified (304)");
+        assert_eq!(stored().status, BlogStatus::NotModified);
         // The next ones change only the time: counted in the task, not written.
         for _ in 0..3 {
             t.handle(not_modified(), at).await;
@@ -1013,7 +1009,7 @@ mod tests {
             .await;
         let b = stored();
         assert_eq!((b.polls, b.failures), (4, 1));
-        assert!(b.status.starts_with("error: "), "{}", b.status);
+        assert!(matches!(b.status, BlogStatus::Error(_)), "{}", b.status);
         // The recovery is written at once (failures and status change) ...
         t.handle(not_modified(), at).await;
         let b = stored();

@@ -648,7 +648,7 @@ async fn blogs(
                     "url": w.url,
                     "name": w.name,
                     "title": title_of(&w, b.title.as_deref()),
-                    "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.clone() },
+                    "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.to_string() },
                     "retired": b.retired,
                     "polls": b.polls,
                     "failures": b.failures,

@@ -1,8 +1,12 @@
 //! Blogs: one row per watched URL, with its HTTP validators, counters, status line and
 //! pace; and the writes of one poll.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::outbox::write_events;
 use super::posts::write_posts;
@@ -10,6 +14,134 @@ use super::{from_ms, ms, Store, StoreError};
 use crate::diff::Known;
 use crate::fetch::Validators;
 use crate::model::Event;
+
+/// What the last poll of a blog came to: the status line of `livewatch status` and
+/// `/blogs`, stored as that line in `blogs.status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BlogStatus {
+    /// Not polled yet.
+    #[default]
+    New,
+    /// The server answered 304 Not Modified.
+    NotModified,
+    /// The body was the same as last time.
+    BodyUnchanged,
+    /// The body changed, but only in noise (the same content fingerprint).
+    NoiseOnly,
+    /// The page was parsed: how many posts, by which extractor.
+    Posts { count: usize, extractor: String },
+    /// The last poll failed.
+    Error(String),
+    /// The page answered 410 Gone and is no longer polled.
+    Gone,
+    /// A status line this build does not write (another version's), kept as it is.
+    Other(String),
+}
+
+const NEW: &str = "new";
+const NOT_MODIFIED: &str = "ok: not modified (304)";
+const BODY_UNCHANGED: &str = "ok: body unchanged";
+const NOISE_ONLY: &str = "ok: only noise changed";
+const GONE: &str = "gone (HTTP 410): no longer polled";
+
+impl BlogStatus {
+    /// Read a stored status line (never fails: an unknown line is [`BlogStatus::Other`]).
+    pub fn parse(line: &str) -> BlogStatus {
+        match line {
+            NEW => return BlogStatus::New,
+            NOT_MODIFIED => return BlogStatus::NotModified,
+            BODY_UNCHANGED => return BlogStatus::BodyUnchanged,
+            NOISE_ONLY => return BlogStatus::NoiseOnly,
+            GONE => return BlogStatus::Gone,
+            _ => {}
+        }
+        if let Some(error) = line.strip_prefix("error: ") {
+            return BlogStatus::Error(error.to_string());
+        }
+        line.strip_prefix("ok: ")
+            .and_then(|l| l.split_once(" posts ("))
+            .and_then(|(n, rest)| {
+                let count: usize = n.parse().ok()?;
+                // Only the line this build writes ("ok: 3 posts (jsonld)"); any other
+                // stays as it is.
+                (count.to_string() == n).then_some(())?;
+                Some(BlogStatus::Posts {
+                    count,
+                    extractor: rest.strip_suffix(')')?.to_string(),
+                })
+            })
+            .unwrap_or_else(|| BlogStatus::Other(line.to_string()))
+    }
+}
+
+impl fmt::Display for BlogStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlogStatus::New => f.write_str(NEW),
+            BlogStatus::NotModified => f.write_str(NOT_MODIFIED),
+            BlogStatus::BodyUnchanged => f.write_str(BODY_UNCHANGED),
+            BlogStatus::NoiseOnly => f.write_str(NOISE_ONLY),
+            BlogStatus::Posts { count, extractor } => write!(f, "ok: {count} posts ({extractor})"),
+            BlogStatus::Error(e) => write!(f, "error: {e}"),
+            BlogStatus::Gone => f.write_str(GONE),
+            BlogStatus::Other(line) => f.write_str(line),
+        }
+    }
+}
+
+/// As its status line (`livewatch status --json`).
+impl Serialize for BlogStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl ToSql for BlogStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
+    }
+}
+
+impl FromSql for BlogStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(BlogStatus::parse(value.as_str()?))
+    }
+}
+
+/// A blog's pace (adaptive polling, [`crate::daemon::pace`]), kept in the store between
+/// polls and restarts as JSON in `blogs.sched`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pace {
+    /// Mean gap between activities, seconds.
+    pub mean_gap: Option<f64>,
+    pub last_activity: Option<DateTime<Utc>>,
+    /// Recent activity times, newest last.
+    #[serde(default)]
+    pub recent: Vec<DateTime<Utc>>,
+    /// When the blog was first seen closed, and why.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_why: Option<String>,
+    #[serde(default)]
+    pub retired: bool,
+    /// The interval chosen after the last poll, ms, and why (for `livewatch status`).
+    pub interval_ms: Option<u64>,
+    pub reason: Option<String>,
+}
+
+impl ToSql for Pace {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let json = serde_json::to_string(self)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(ToSqlOutput::from(json))
+    }
+}
+
+impl FromSql for Pace {
+    /// An empty (`{}`, a new blog) or foreign value starts afresh.
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(serde_json::from_str(value.as_str()?).unwrap_or_default())
+    }
+}
 
 /// A blog's stored state.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,13 +158,13 @@ pub struct BlogRow {
     pub baseline_done: bool,
     pub failures: u32,
     pub last_error: Option<String>,
-    pub status: String,
+    pub status: BlogStatus,
     pub last_poll_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_new_post_at: Option<DateTime<Utc>>,
     pub retired: bool,
-    /// Scheduler state (adaptive polling), as JSON.
-    pub sched: serde_json::Value,
+    /// Scheduler state (adaptive polling).
+    pub sched: Pace,
 }
 
 /// Everything one successful poll writes, in one transaction.
@@ -44,13 +176,13 @@ pub struct PollRecord {
     pub body_hash: Option<[u8; 32]>,
     pub content_fp: Option<[u8; 32]>,
     pub baseline_done: bool,
-    pub status: String,
+    pub status: BlogStatus,
     pub last_error: Option<String>,
     pub new_post: bool,
     pub updates: Vec<Known>,
     /// Each event with the notifiers that take it.
     pub events: Vec<(Event, Vec<String>)>,
-    pub sched: Option<serde_json::Value>,
+    pub sched: Option<Pace>,
     /// The blog is retired after this poll (closed, grace period over).
     pub retired: bool,
 }
@@ -90,14 +222,14 @@ impl Store {
         blog_id: i64,
         n: u32,
         at: DateTime<Utc>,
-        sched: &serde_json::Value,
+        sched: &Pace,
     ) -> Result<(), StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
                  WHERE id = ?1",
             )?;
-            st.execute(params![blog_id, n, ms(at), sched.to_string()])?;
+            st.execute(params![blog_id, n, ms(at), sched])?;
             Ok(())
         })
     }
@@ -169,7 +301,7 @@ impl Store {
                     .as_ref()
                     .and_then(|v| v.last_modified.as_deref()),
                 rec.body_hash.as_ref().map(|h| &h[..]),
-                rec.sched.as_ref().map(|s| s.to_string()),
+                rec.sched,
                 rec.retired,
                 rec.content_fp.as_ref().map(|h| &h[..])
             ])?;
@@ -185,7 +317,7 @@ impl Store {
         &self,
         blog_id: i64,
         at: DateTime<Utc>,
-        status: &str,
+        status: &BlogStatus,
         error: &str,
         events: &[(Event, Vec<String>)],
     ) -> Result<u32, StoreError> {
@@ -210,8 +342,8 @@ impl Store {
         &self,
         blog_id: i64,
         at: DateTime<Utc>,
-        status: &str,
-        sched: Option<&serde_json::Value>,
+        status: &BlogStatus,
+        sched: Option<&Pace>,
         retired: bool,
         events: &[(Event, Vec<String>)],
     ) -> Result<(), StoreError> {
@@ -222,7 +354,7 @@ impl Store {
                    last_error = NULL, status = ?3, retired = ?4, sched = COALESCE(?5, sched)
                  WHERE id = ?1",
             )?
-            .execute(params![blog_id, ms(at), status, retired, sched.map(|s| s.to_string())])?;
+            .execute(params![blog_id, ms(at), status, retired, sched])?;
             write_events(&tx, blog_id, events, ms(at))?;
             tx.commit()?;
             Ok(())
@@ -230,7 +362,12 @@ impl Store {
     }
 
     /// Mark a blog retired (or not) with a status line.
-    pub fn set_retired(&self, blog_id: i64, retired: bool, status: &str) -> Result<(), StoreError> {
+    pub fn set_retired(
+        &self,
+        blog_id: i64,
+        retired: bool,
+        status: &BlogStatus,
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
                 "UPDATE blogs SET retired = ?2, status = ?3 WHERE id = ?1",
@@ -248,7 +385,6 @@ const BLOG_COLS: &str =
 
 fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
     let hash: Option<Vec<u8>> = r.get(5)?;
-    let sched: String = r.get(15)?;
     Ok(BlogRow {
         id: r.get(0)?,
         url: r.get(1)?,
@@ -267,7 +403,7 @@ fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
         last_success_at: from_ms(r.get(12)?),
         last_new_post_at: from_ms(r.get(13)?),
         retired: r.get(14)?,
-        sched: serde_json::from_str(&sched).unwrap_or_default(),
+        sched: r.get(15)?,
         content_fp: r
             .get::<_, Option<Vec<u8>>>(16)?
             .and_then(|h| h.try_into().ok()),

@@ -20,9 +20,9 @@ mod outbox;
 mod posts;
 mod schema;
 
-pub use blogs::{BlogRow, PollRecord};
+pub use blogs::{BlogRow, BlogStatus, Pace, PollRecord};
 pub use feeds::{CurrentPost, FeedPost};
-pub use outbox::Pending;
+pub use outbox::{DeliveryState, Pending};
 pub use schema::SCHEMA_VERSION;
 
 /// Store errors.

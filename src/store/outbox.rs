@@ -2,11 +2,65 @@
 //! A blog's deliveries go out in order: its next one waits until the one before it is
 //! settled.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{from_ms, ms, Store, StoreError};
 use crate::model::Event;
+
+/// Where one delivery (an event for one notifier) stands; stored as its name in
+/// `deliveries.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Waiting to be delivered (first try or a retry at `next_at`).
+    Pending,
+    /// Delivered.
+    Done,
+    /// Given up on (a permanent error, or out of retries): dead-lettered until
+    /// `livewatch outbox retry`.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The stored name: `pending`, `done`, `dead`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Done => "done",
+            DeliveryState::Dead => "dead",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl ToSql for DeliveryState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(
+            self.as_str().as_bytes(),
+        )))
+    }
+}
+
+impl FromSql for DeliveryState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value.as_str()? {
+            "pending" => Ok(DeliveryState::Pending),
+            "done" => Ok(DeliveryState::Done),
+            "dead" => Ok(DeliveryState::Dead),
+            other => Err(FromSqlError::Other(
+                format!("unknown delivery state {other:?}").into(),
+            )),
+        }
+    }
+}
 
 /// An outbox row waiting for one notifier.
 #[derive(Debug, Clone)]
@@ -18,7 +72,7 @@ pub struct Pending {
     pub next_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub notifier: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub last_error: Option<String>,
 }
 
@@ -64,10 +118,13 @@ impl Store {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.notifier = ?1 AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?2"
+                 WHERE d.notifier = ?1 AND d.state = ?3 ORDER BY d.event_seq LIMIT ?2"
             ))?;
             let rows = st
-                .query_map(params![notifier, read as i64], pending_row)?
+                .query_map(
+                    params![notifier, read as i64, DeliveryState::Pending],
+                    pending_row,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut blocked = std::collections::HashSet::new();
             let mut out = Vec::new();
@@ -95,8 +152,8 @@ impl Store {
     pub fn next_due_at(&self, notifier: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with(|c| {
             let v: Option<i64> = c.query_row(
-                "SELECT MIN(next_at) FROM deliveries WHERE notifier = ?1 AND state = 'pending'",
-                [notifier],
+                "SELECT MIN(next_at) FROM deliveries WHERE notifier = ?1 AND state = ?2",
+                params![notifier, DeliveryState::Pending],
                 |r| r.get(0),
             )?;
             Ok(from_ms(v))
@@ -112,10 +169,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "UPDATE deliveries SET state = 'done', attempts = attempts + 1, done_at = ?3,
+                "UPDATE deliveries SET state = ?5, attempts = attempts + 1, done_at = ?3,
                    remote_id = COALESCE(?4, remote_id), last_error = NULL
                  WHERE event_seq = ?1 AND notifier = ?2",
-                params![seq, notifier, ms(at), remote_id],
+                params![seq, notifier, ms(at), remote_id, DeliveryState::Done],
             )?;
             Ok(())
         })
@@ -141,23 +198,23 @@ impl Store {
     pub fn mark_dead(&self, seq: i64, notifier: &str, error: &str) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?3
+                "UPDATE deliveries SET state = ?4, attempts = attempts + 1, last_error = ?3
                  WHERE event_seq = ?1 AND notifier = ?2",
-                params![seq, notifier, error],
+                params![seq, notifier, error, DeliveryState::Dead],
             )?;
             Ok(())
         })
     }
 
-    /// Deliveries in a state (`pending` / `dead`), oldest first.
-    pub fn outbox(&self, state: Option<&str>) -> Result<Vec<Pending>, StoreError> {
+    /// Deliveries in a state, or (`None`) every one not done, oldest first.
+    pub fn outbox(&self, state: Option<DeliveryState>) -> Result<Vec<Pending>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE (?1 IS NULL AND d.state != 'done') OR d.state = ?1 ORDER BY d.event_seq"
+                 WHERE (?1 IS NULL AND d.state != ?2) OR d.state = ?1 ORDER BY d.event_seq"
             ))?;
             let rows = st
-                .query_map(params![state], pending_row)?
+                .query_map(params![state, DeliveryState::Done], pending_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().collect()
         })
@@ -167,8 +224,8 @@ impl Store {
     pub fn retry_dead(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.with(|c| {
             Ok(c.execute(
-                "UPDATE deliveries SET state = 'pending', next_at = ?1, attempts = 0 WHERE state = 'dead'",
-                [ms(now)],
+                "UPDATE deliveries SET state = ?2, next_at = ?1, attempts = 0 WHERE state = ?3",
+                params![ms(now), DeliveryState::Pending, DeliveryState::Dead],
             )?)
         })
     }
@@ -176,16 +233,9 @@ impl Store {
     /// Counts of deliveries by state.
     pub fn outbox_depth(&self) -> Result<(i64, i64), StoreError> {
         self.with(|c| {
-            let pending = c.query_row(
-                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'",
-                [],
-                |r| r.get(0),
-            )?;
-            let dead = c.query_row(
-                "SELECT COUNT(*) FROM deliveries WHERE state = 'dead'",
-                [],
-                |r| r.get(0),
-            )?;
+            let mut st = c.prepare_cached("SELECT COUNT(*) FROM deliveries WHERE state = ?1")?;
+            let pending = st.query_row([DeliveryState::Pending], |r| r.get(0))?;
+            let dead = st.query_row([DeliveryState::Dead], |r| r.get(0))?;
             Ok((pending, dead))
         })
     }
@@ -195,10 +245,10 @@ impl Store {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT e.blog_id, COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.state = 'pending' GROUP BY e.blog_id",
+                 WHERE d.state = ?1 GROUP BY e.blog_id",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([DeliveryState::Pending], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })
@@ -212,10 +262,13 @@ impl Store {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT e.blog_id, d.notifier, COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.state = 'pending' GROUP BY e.blog_id, d.notifier ORDER BY d.notifier",
+                 WHERE d.state = ?1 GROUP BY e.blog_id, d.notifier ORDER BY d.notifier",
             )?;
             let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
-            for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+            let rows = st.query_map([DeliveryState::Pending], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            for row in rows {
                 let (blog, notifier, n): (i64, String, i64) = row?;
                 out.entry(blog).or_default().push((notifier, n));
             }
@@ -227,11 +280,11 @@ impl Store {
     pub fn undelivered_by_notifier(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT notifier, COUNT(*) FROM deliveries WHERE state IN ('pending', 'dead')
+                "SELECT notifier, COUNT(*) FROM deliveries WHERE state IN (?1, ?2)
                  GROUP BY notifier ORDER BY notifier",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map(UNDELIVERED, |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })
@@ -242,8 +295,8 @@ impl Store {
     pub fn drop_undelivered(&self, notifier: &str) -> Result<usize, StoreError> {
         self.with(|c| {
             Ok(c.execute(
-                "DELETE FROM deliveries WHERE notifier = ?1 AND state IN ('pending', 'dead')",
-                [notifier],
+                "DELETE FROM deliveries WHERE notifier = ?1 AND state IN (?2, ?3)",
+                params![notifier, UNDELIVERED[0], UNDELIVERED[1]],
             )?)
         })
     }
@@ -267,6 +320,9 @@ impl Store {
         })
     }
 }
+
+/// The states of a delivery that has not gone out (yet).
+const UNDELIVERED: [DeliveryState; 2] = [DeliveryState::Pending, DeliveryState::Dead];
 
 const PENDING_COLS: &str =
     "d.event_seq, e.blog_id, e.event, d.attempts, d.next_at, e.created_at, d.notifier, d.state, d.last_error";
@@ -311,7 +367,7 @@ pub(super) fn write_events(
         "INSERT OR IGNORE INTO events (id, blog_id, kind, post_id, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut del = tx.prepare_cached(
-        "INSERT OR IGNORE INTO deliveries (event_seq, notifier, next_at) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO deliveries (event_seq, notifier, state, next_at) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut seqs = Vec::with_capacity(events.len());
     for (event, notifiers) in events {
@@ -330,7 +386,7 @@ pub(super) fn write_events(
         }
         let seq = tx.last_insert_rowid();
         for n in notifiers {
-            del.execute(params![seq, n, now])?;
+            del.execute(params![seq, n, DeliveryState::Pending, now])?;
         }
         seqs.push(seq);
     }
