@@ -19,7 +19,7 @@ use super::{schedule, stopped, Route, Shared};
 use crate::config::Watch;
 use crate::diff::{self, Health, Known};
 use crate::extract::{self, Page};
-use crate::fetch::{FetchError, Fetched, Response};
+use crate::fetch::{error_chain, FetchError, Fetched, Response};
 use crate::fingerprint::{self, Fingerprint};
 use crate::model::{event_id, BlogRef, Event, EventKind};
 use crate::store::{BlogRow, BlogStatus, PollRecord, Store, StoreError};
@@ -207,7 +207,7 @@ impl BlogTask {
             None => return,
         };
         if let Err(e) = self.shared.store.call(move |s| d.write(s, id)).await {
-            tracing::error!(blog = %self.watch.url, "state: {e}");
+            tracing::error!(blog = %self.watch.url, "state: {}", error_chain(&e));
         }
     }
 
@@ -403,14 +403,14 @@ impl BlogTask {
         self.keep(r.as_ref().map(|(_, row, p)| (row.clone(), *p)));
         match r {
             Ok(_) => crate::metrics::global().events(&self.watch.url, kinds),
-            Err(e) => tracing::error!(blog = %self.watch.url, "state: {e}"),
+            Err(e) => tracing::error!(blog = %self.watch.url, "state: {}", error_chain(&e)),
         }
         self.committed(n, &d)
     }
 
     /// A poll that could not read or write the state: logged, and retried like a failure.
-    fn state_failed(&self, e: &dyn std::fmt::Display) -> PollResult {
-        tracing::error!(blog = %self.watch.url, "state: {e}");
+    fn state_failed(&self, e: &StoreError) -> PollResult {
+        tracing::error!(blog = %self.watch.url, "state: {}", error_chain(e));
         PollResult::Failed {
             failures: 1,
             retry_after: None,
@@ -513,7 +513,7 @@ impl BlogTask {
                 n
             }
             Err(e) => {
-                tracing::error!(blog = %self.watch.url, "state: {e}");
+                tracing::error!(blog = %self.watch.url, "state: {}", error_chain(&e));
                 failures
             }
         }

@@ -25,29 +25,50 @@ pub use feeds::{CurrentPost, FeedPost};
 pub use outbox::{DeliveryState, Pending};
 pub use schema::SCHEMA_VERSION;
 
-/// Store errors.
+/// Store errors. The message says what failed; the cause is the [`source`]
+/// (render the chain, as `{:#}` of an `anyhow::Error` or [`crate::fetch::error_chain`]
+/// do, to show both).
+///
+/// [`source`]: std::error::Error::source
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("state database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
-    #[error("cannot create state dir {path}: {source}")]
+    #[error("state database {path}")]
+    Open { path: PathBuf, source: SqlError },
+    #[error("cannot create state dir {path}")]
     Dir {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("state database {path} has schema version {found}, newer than this livewatch ({SCHEMA_VERSION}); upgrade livewatch")]
     TooNew { path: PathBuf, found: i64 },
-    #[error("state database: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("state database holds invalid JSON: {0}")]
+    #[error("state database")]
+    Sql(#[source] SqlError),
+    #[error("state database holds invalid JSON")]
     Json(#[from] serde_json::Error),
     #[error("state database task failed: {0}")]
     Task(String),
 }
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sql(SqlError(e))
+    }
+}
+
+/// An SQLite error, as the last cause of a [`StoreError`]. rusqlite's error already
+/// says what its own source says ("file is not a database", whose source is "Error code
+/// 26: file is not a database"); the chain ends here, so that each cause shows once.
+#[derive(Debug)]
+pub struct SqlError(pub rusqlite::Error);
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SqlError {}
 
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
@@ -78,9 +99,9 @@ impl Store {
             source,
         })?;
         let path = Self::file_in(dir);
-        let open_err = |source| StoreError::Open {
+        let open_err = |e| StoreError::Open {
             path: path.clone(),
-            source,
+            source: SqlError(e),
         };
         let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))

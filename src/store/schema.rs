@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::{SqlError, StoreError};
 
 /// The schema version this build writes. Each entry of [`MIGRATIONS`] moves one up.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -84,9 +84,9 @@ const MIGRATIONS: &[&str] = &[
 /// Bring the database at `path` up to [`SCHEMA_VERSION`]; refuse one written by a newer
 /// livewatch.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let open_err = |source| StoreError::Open {
+    let open_err = |e| StoreError::Open {
         path: path.to_path_buf(),
-        source,
+        source: SqlError(e),
     };
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -309,3 +309,56 @@ fn delivery_states_are_stored_by_name() {
     assert_eq!(format!("{:<7}|", DeliveryState::Dead), "dead   |");
     assert_eq!(s.outbox_depth().unwrap(), (1, 1));
 }
+
+/// How `livewatch` prints a failed command (cli::main: `livewatch: {e:#}`).
+fn as_the_cli_prints(e: StoreError) -> String {
+    format!("livewatch: {:#}", anyhow::Error::new(e))
+}
+
+#[test]
+fn a_store_error_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A state dir that cannot be made: its parent is a file.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let state = file.join("state");
+    let os = std::fs::create_dir_all(&state).unwrap_err().to_string();
+    assert!(os.contains("os error"), "{os}");
+    let e = Store::open(&state)
+        .err()
+        .expect("no state dir under a file");
+    assert!(matches!(e, StoreError::Dir { .. }), "{e:?}");
+    assert!(
+        !e.to_string().contains(&os),
+        "the message is not the cause: {e}"
+    );
+    for text in [as_the_cli_prints(e), {
+        let e = Store::open(&state).err().unwrap();
+        crate::fetch::error_chain(&e)
+    }] {
+        assert_eq!(text.matches(&os).count(), 1, "{text}");
+        assert!(text.contains(&state.display().to_string()), "{text}");
+    }
+
+    // A state file that is not a database.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(
+        Store::file_in(&state),
+        "not a database, but long enough to look like one: ".repeat(40),
+    )
+    .unwrap();
+    let e = Store::open(&state)
+        .err()
+        .expect("a file that is not a database");
+    assert!(matches!(e, StoreError::Open { .. }), "{e:?}");
+    let text = as_the_cli_prints(e);
+    assert_eq!(text.matches("file is not a database").count(), 1, "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "livewatch: state database {}: ",
+            Store::file_in(&state).display()
+        )),
+        "{text}"
+    );
+}
