@@ -6,7 +6,14 @@
 //! A poll's post changes and its outbox rows are written in one transaction.
 //!
 //! rusqlite is synchronous: async callers use [`Store::call`], which runs the closure on
-//! the blocking pool so no connection is held across an `.await`.
+//! the blocking pool so no connection is held across an `.await`. The connection never
+//! leaves the store: every query is a named method, and the states are typed
+//! ([`BlogStatus`], [`Pace`], [`DeliveryState`]) and stored as their text.
+//!
+//! One file per concern, each with its `impl Store` block: `schema` (the migrations),
+//! `blogs` (blog rows and the writes of a poll), `posts` (current posts and revisions),
+//! `outbox` (events and their deliveries) and `feeds` (what feeds and the event stream
+//! read). This file keeps the store itself: opening, the connection and the error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use super::{SqlError, StoreError};
 
-/// The schema version this build writes. Each entry of [`MIGRATIONS`] moves one up.
+/// The schema version this build writes. Each entry of `MIGRATIONS` moves one up.
 pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
