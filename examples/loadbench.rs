@@ -47,7 +47,7 @@ use livewatch::daemon::{poll::BlogTask, Daemon, Shared};
 use livewatch::diff::{compare, Known};
 use livewatch::extract::profiles::{Layout, ALL};
 use livewatch::extract::{extract, Page, Strategy};
-use livewatch::fetch::Fetcher;
+use livewatch::fetch::{error_chain, Fetcher};
 use livewatch::store::Store;
 use rand::RngExt;
 use scraper::{ElementRef, Html, Selector};
@@ -934,7 +934,7 @@ fn machine() -> String {
 
 async fn micro(args: &Args, srv: &PageServer) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let store = Store::open(dir.path()).map_err(|e| error_chain(&e))?;
     let fetcher = Fetcher::new(config::FetchSettings::default()).map_err(|e| e.to_string())?;
     let shared = Arc::new(Shared::standalone(store, fetcher, 3));
     println!(
@@ -1067,7 +1067,7 @@ async fn bench(args: Args) -> Result<(), String> {
     reset_peak();
     let rss0 = status_kb("VmRSS");
     let (c0, t0) = (cpu(), Instant::now());
-    let mut daemon = Daemon::new(cfg, state.path().to_path_buf()).map_err(|e| e.to_string())?;
+    let mut daemon = Daemon::new(cfg, state.path().to_path_buf()).map_err(|e| error_chain(&e))?;
     daemon.start();
     // Baselines: every blog's first poll is silent; new posts only start after.
     let mut last_print = Instant::now();
@@ -1075,17 +1075,9 @@ async fn bench(args: Args) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let done: i64 = daemon
             .store()
-            .call(|s| {
-                s.with(|c| {
-                    Ok(c.query_row(
-                        "SELECT COUNT(*) FROM blogs WHERE baseline_done = 1",
-                        [],
-                        |r| r.get(0),
-                    )?)
-                })
-            })
+            .call(|s| s.baselines_taken())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         if done as usize >= args.blogs {
             break;
         }

@@ -963,7 +963,7 @@ fn status(a: StatusArgs) -> Result<ExitCode> {
             "  posts:      {posts} seen, {removed} removed; {}",
             pending_text(pend, cfg.as_ref())
         )?;
-        if let Some(r) = b.sched.get("reason").and_then(|v| v.as_str()) {
+        if let Some(r) = &b.sched.reason {
             writeln!(out, "  interval:   {r}")?;
         }
     }

@@ -101,7 +101,7 @@ impl Worker {
             let due = match due {
                 Ok(d) => d,
                 Err(e) => {
-                    tracing::error!(notifier = %name, "outbox: {e}");
+                    tracing::error!(notifier = %name, "outbox: {}", crate::fetch::error_chain(&e));
                     Vec::new()
                 }
             };
@@ -273,7 +273,7 @@ impl Worker {
             }
         };
         if let Err(e) = r {
-            tracing::error!(notifier = %name, "outbox: {e}");
+            tracing::error!(notifier = %name, "outbox: {}", crate::fetch::error_chain(&e));
         }
     }
 }
@@ -316,7 +316,7 @@ mod tests {
             next_at: Utc::now(),
             created_at: Utc::now(),
             notifier: "n".into(),
-            state: "pending".into(),
+            state: crate::store::DeliveryState::Pending,
             last_error: None,
         }
     }

@@ -115,21 +115,24 @@ impl Shared {
         }
     }
 
-    /// Tell delivery workers and stream readers that events were committed.
+    /// Tell delivery workers and stream readers that events were committed. The newest
+    /// sequence number is read on the blocking pool (the store's rule), in a task of its
+    /// own: the channel only moves forward, so reads that finish out of order are safe.
     pub fn events_committed(&self) {
         self.wake.notify_waiters();
         let store = self.store.clone();
-        if let Ok(Some(seq)) = store.with(|c| {
-            Ok(c.query_row("SELECT MAX(seq) FROM events", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?)
-        }) {
-            self.committed.send_if_modified(|cur| {
-                let changed = *cur != seq;
-                *cur = seq;
-                changed
-            });
-        }
+        let committed = self.committed.clone();
+        tokio::spawn(async move {
+            if let Ok(seq) = store.call(|s| s.last_event_seq()).await {
+                committed.send_if_modified(|cur| {
+                    let newer = seq > *cur;
+                    if newer {
+                        *cur = seq;
+                    }
+                    newer
+                });
+            }
+        });
     }
 }
 

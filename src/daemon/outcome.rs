@@ -16,10 +16,7 @@ use crate::extract::Extraction;
 use crate::fetch::Validators;
 use crate::fingerprint::Fingerprint;
 use crate::model::{BlogRef, Event, EventKind};
-use crate::store::{BlogRow, PollRecord};
-
-/// The status line of a blog that answered 410 Gone.
-pub const GONE_STATUS: &str = "gone (HTTP 410): no longer polled";
+use crate::store::{BlogRow, BlogStatus, PollRecord};
 
 /// What does not change from poll to poll of one blog.
 #[derive(Clone, Copy)]
@@ -63,13 +60,13 @@ impl Verdict {
         (verdict, fp)
     }
 
-    /// The status line of a poll that did not parse.
-    pub fn status(self) -> &'static str {
+    /// The status of a poll that did not parse (`None` for [`Verdict::Parse`]).
+    pub fn status(self) -> Option<BlogStatus> {
         match self {
-            Verdict::NotModified => "ok: not modified (304)",
-            Verdict::SameBody => "ok: body unchanged",
-            Verdict::NoiseOnly => "ok: only noise changed",
-            Verdict::Parse => "ok",
+            Verdict::NotModified => Some(BlogStatus::NotModified),
+            Verdict::SameBody => Some(BlogStatus::BodyUnchanged),
+            Verdict::NoiseOnly => Some(BlogStatus::NoiseOnly),
+            Verdict::Parse => None,
         }
     }
 }
@@ -87,7 +84,7 @@ pub enum Seen<'a> {
     /// Nothing the extractors see changed (see [`Verdict`]). `known`: every stored post,
     /// given when posts went missing in the last poll: this poll is their second look.
     Unchanged {
-        status: &'a str,
+        status: BlogStatus,
         known: Option<&'a [Known]>,
     },
     /// A page that was extracted; `known` holds every stored post (empty before the
@@ -110,19 +107,21 @@ pub enum Seen<'a> {
 #[derive(Debug, Clone)]
 pub enum Write {
     /// A successful poll that changed posts, validators or the baseline.
-    Poll(PollRecord),
+    Poll(Box<PollRecord>),
     /// A successful poll that changed only the status, pace and counters.
     Touch {
-        status: String,
+        status: BlogStatus,
         pace: Pace,
         retired: bool,
         events: Vec<(Event, Vec<String>)>,
     },
     /// A failed poll (or a page without posts).
     Failure {
-        status: String,
+        /// [`BlogStatus::Error`] with the error line.
+        status: BlogStatus,
+        /// The error line kept as the blog's last error.
         error: String,
-        /// Retire the blog as gone with [`GONE_STATUS`].
+        /// Retire the blog as gone ([`BlogStatus::Gone`]).
         gone: bool,
         events: Vec<(Event, Vec<String>)>,
     },
@@ -248,8 +247,8 @@ fn failure(
     });
     Outcome {
         write: Write::Failure {
-            status: format!("error: {error}"),
-            error: format!("error: {error}"),
+            status: BlogStatus::Error(error.to_string()),
+            error: BlogStatus::Error(error.to_string()).to_string(),
             gone,
             events: route_events(ctx.watch, ctx.routes, problem),
         },
@@ -295,7 +294,7 @@ fn pace_step(
     activity: usize,
     closed: Option<&crate::extract::Closed>,
 ) -> (Pace, Decision, Option<Event>) {
-    let mut pace = Pace::from_json(&blog.sched);
+    let mut pace = blog.sched.clone();
     let d = pace.after_poll(watch, at, activity, closed);
     let event = d.newly_closed.as_ref().map(|why| {
         Event::for_blog(
@@ -329,7 +328,7 @@ fn change_event(blog: &BlogRef, at: DateTime<Utc>, c: diff::Change) -> Event {
 }
 
 /// A poll that saw nothing new and no posts waiting for a second look.
-fn touch(ctx: Context<'_>, blog: &BlogRow, status: &str, at: DateTime<Utc>) -> Outcome {
+fn touch(ctx: Context<'_>, blog: &BlogRow, status: BlogStatus, at: DateTime<Utc>) -> Outcome {
     let r = blog_ref(ctx.watch, None, blog);
     let (pace, d, closed) = pace_step(ctx.watch, blog, &r, at, 0, None);
     let events: Vec<Event> = recovered(ctx, blog, &r, at)
@@ -342,10 +341,10 @@ fn touch(ctx: Context<'_>, blog: &BlogRow, status: &str, at: DateTime<Utc>) -> O
         && blog.failures == 0
         && blog.last_error.is_none()
         && blog.status == status
-        && Pace::from_json(&blog.sched).same_state(&pace);
+        && blog.sched.same_state(&pace);
     Outcome {
         write: Write::Touch {
-            status: status.to_string(),
+            status,
             pace,
             retired: d.retire,
             events: route_events(ctx.watch, ctx.routes, events),
@@ -361,7 +360,7 @@ fn touch(ctx: Context<'_>, blog: &BlogRow, status: &str, at: DateTime<Utc>) -> O
 fn confirm_missing(
     ctx: Context<'_>,
     blog: &BlogRow,
-    status: &str,
+    status: BlogStatus,
     known: &[Known],
     at: DateTime<Utc>,
 ) -> Outcome {
@@ -384,15 +383,15 @@ fn confirm_missing(
     let rec = PollRecord {
         at,
         baseline_done: true,
-        status: status.to_string(),
+        status,
         updates: outcome.updates,
-        sched: Some(pace.to_json()),
+        sched: Some(pace),
         retired: d.retire,
         events: route_events(ctx.watch, ctx.routes, events),
         ..Default::default()
     };
     Outcome {
-        write: Write::Poll(rec),
+        write: Write::Poll(Box::new(rec)),
         next: Next::Ok(d),
         only_time: false,
         baseline: None,
@@ -435,11 +434,10 @@ fn page(
         body_hash: Some(parsed.body_hash),
         content_fp: parsed.content_fp,
         baseline_done: true,
-        status: format!(
-            "ok: {} posts ({})",
-            extraction.posts.len(),
-            extraction.extractor
-        ),
+        status: BlogStatus::Posts {
+            count: extraction.posts.len(),
+            extractor: extraction.extractor.clone(),
+        },
         ..Default::default()
     };
     let mut events = Vec::new();
@@ -494,11 +492,11 @@ fn page(
     events.extend(recovered(ctx, blog, &r, at));
     let (pace, d, closed) = pace_step(watch, blog, &r, at, activity, extraction.closed.as_ref());
     events.extend(closed);
-    rec.sched = Some(pace.to_json());
+    rec.sched = Some(pace);
     rec.retired = d.retire;
     rec.events = route_events(watch, ctx.routes, events);
     Outcome {
-        write: Write::Poll(rec),
+        write: Write::Poll(Box::new(rec)),
         next: Next::Ok(d),
         only_time: false,
         baseline,

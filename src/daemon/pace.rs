@@ -18,7 +18,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::config::Watch;
 use crate::extract::Closed;
@@ -30,24 +29,8 @@ const POLLS_PER_GAP: f64 = 4.0;
 /// Activity times kept for the status line ("live: 4 posts in 10 min").
 const RECENT: usize = 32;
 
-/// A blog's pace, kept in the store between polls and restarts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Pace {
-    /// Mean gap between activities, seconds.
-    pub mean_gap: Option<f64>,
-    pub last_activity: Option<DateTime<Utc>>,
-    /// Recent activity times, newest last.
-    #[serde(default)]
-    pub recent: Vec<DateTime<Utc>>,
-    /// When the blog was first seen closed, and why.
-    pub closed_at: Option<DateTime<Utc>>,
-    pub closed_why: Option<String>,
-    #[serde(default)]
-    pub retired: bool,
-    /// The interval chosen after the last poll, ms, and why (for `livewatch status`).
-    pub interval_ms: Option<u64>,
-    pub reason: Option<String>,
-}
+/// A blog's pace: the state is the store's ([`crate::store::Pace`]); the policy is here.
+pub use crate::store::Pace;
 
 /// What to do after a poll.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,15 +43,6 @@ pub struct Decision {
 }
 
 impl Pace {
-    /// Read from the store's JSON (an empty or foreign value starts afresh).
-    pub fn from_json(v: &serde_json::Value) -> Pace {
-        serde_json::from_value(v.clone()).unwrap_or_default()
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-
     /// The same pace as `other` but for the last interval chosen and its reason, which
     /// only `livewatch status` shows (a poll recomputes them from the rest).
     pub fn same_state(&self, other: &Pace) -> bool {

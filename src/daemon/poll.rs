@@ -14,15 +14,15 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::outcome::{self, Context, Next, Outcome, Parsed, Seen, Verdict, Write, GONE_STATUS};
+use super::outcome::{self, Context, Next, Outcome, Parsed, Seen, Verdict, Write};
 use super::pace::Pace;
 use super::{schedule, stopped, Route, Shared};
 use crate::config::Watch;
 use crate::extract::{self, Page};
-use crate::fetch::{FetchError, Fetched, Response};
+use crate::fetch::{error_chain, FetchError, Fetched, Response};
 use crate::fingerprint::{self, Fingerprint};
 use crate::model::Event;
-use crate::store::{BlogRow, Store, StoreError};
+use crate::store::{BlogRow, BlogStatus, Store, StoreError};
 
 pub use super::outcome::route_events;
 
@@ -64,7 +64,7 @@ struct Cached {
 struct Deferred {
     n: u32,
     at: chrono::DateTime<Utc>,
-    sched: serde_json::Value,
+    sched: Pace,
 }
 
 impl Deferred {
@@ -193,7 +193,7 @@ impl BlogTask {
             None => return,
         };
         if let Err(e) = self.shared.store.call(move |s| d.write(s, id)).await {
-            tracing::error!(blog = %self.watch.url, "state: {e}");
+            tracing::error!(blog = %self.watch.url, "state: {}", error_chain(&e));
         }
     }
 
@@ -337,7 +337,7 @@ impl BlogTask {
         verdict: Verdict,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
-        let status = verdict.status();
+        let status = verdict.status().unwrap_or_default();
         let pending = self
             .lock_state()
             .as_ref()
@@ -447,8 +447,8 @@ impl BlogTask {
     }
 
     /// A poll that could not read or write the state: logged, and retried like a failure.
-    fn state_failed(&self, e: &dyn std::fmt::Display) -> PollResult {
-        tracing::error!(blog = %self.watch.url, "state: {e}");
+    fn state_failed(&self, e: &StoreError) -> PollResult {
+        tracing::error!(blog = %self.watch.url, "state: {}", error_chain(e));
         PollResult::Failed {
             failures: 1,
             retry_after: None,
@@ -473,7 +473,7 @@ impl BlogTask {
         c.row.polls += 1;
         c.row.last_poll_at = Some(now);
         c.row.last_success_at = Some(now);
-        c.row.sched = pace.to_json();
+        c.row.sched = pace.clone();
         true
     }
 
@@ -573,13 +573,16 @@ impl BlogTask {
         };
         if let Ok((
             Outcome {
-                write: Write::Failure { error, .. },
+                write:
+                    Write::Failure {
+                        status: BlogStatus::Error(reason),
+                        ..
+                    },
                 ..
             },
             _,
         )) = &r
         {
-            let reason = error.strip_prefix("error: ").unwrap_or(error);
             tracing::warn!(blog = %self.watch.url, "{reason}");
             crate::metrics::global().page_error(&self.watch.url, reason);
         }
@@ -608,7 +611,7 @@ fn apply(
             pace,
             retired,
             events,
-        } => store.touch(blog_id, at, status, Some(&pace.to_json()), *retired, events)?,
+        } => store.touch(blog_id, at, status, Some(pace), *retired, events)?,
         Write::Failure {
             status,
             error,
@@ -617,7 +620,7 @@ fn apply(
         } => {
             store.record_failure(blog_id, at, status, error, events)?;
             if *gone {
-                store.set_retired(blog_id, true, GONE_STATUS)?;
+                store.set_retired(blog_id, true, &BlogStatus::Gone)?;
             }
         }
     }
@@ -691,7 +694,7 @@ mod tests {
         // The first 304 changes the status line: written at once.
         t.handle(not_modified(), at).await;
         assert_eq!(stored().polls, 1);
-        assert_eq!(stored().status, "ok: not modified (304)");
+        assert_eq!(stored().status, BlogStatus::NotModified);
         // The next ones change only the time: counted in the task, not written.
         for _ in 0..3 {
             t.handle(not_modified(), at).await;
@@ -702,7 +705,7 @@ mod tests {
             .await;
         let b = stored();
         assert_eq!((b.polls, b.failures), (4, 1));
-        assert!(b.status.starts_with("error: "), "{}", b.status);
+        assert!(matches!(b.status, BlogStatus::Error(_)), "{}", b.status);
         // The recovery is written at once (failures and status change) ...
         t.handle(not_modified(), at).await;
         let b = stored();

@@ -34,6 +34,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::config::Watch;
+use crate::fetch::error_chain;
 use crate::model::Event;
 use crate::store::{FeedPost, StoreError};
 
@@ -75,11 +76,11 @@ impl IntoResponse for FeedError {
             FeedError::NoSuchBlog(_) => StatusCode::NOT_FOUND,
             FeedError::BadQuery(_) => StatusCode::BAD_REQUEST,
             FeedError::Store(e) => {
-                tracing::error!("feed: {e}");
+                tracing::error!("feed: {}", error_chain(e));
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (status, format!("{self}\n")).into_response()
+        (status, format!("{}\n", error_chain(&self))).into_response()
     }
 }
 
@@ -648,7 +649,7 @@ async fn blogs(
                     "url": w.url,
                     "name": w.name,
                     "title": title_of(&w, b.title.as_deref()),
-                    "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.clone() },
+                    "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.to_string() },
                     "retired": b.retired,
                     "polls": b.polls,
                     "failures": b.failures,
@@ -730,7 +731,7 @@ async fn events(
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::error!("event stream: {e}");
+                        tracing::error!("event stream: {}", error_chain(&e));
                         return None;
                     }
                 }

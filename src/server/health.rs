@@ -49,7 +49,7 @@ async fn healthz(State(st): State<AppState>) -> Response {
     let store = st.store.clone();
     let writable = match tokio::time::timeout(STORE_WAIT, store.call(|s| s.check_writable())).await
     {
-        Ok(r) => r.map_err(|e| e.to_string()),
+        Ok(r) => r.map_err(|e| crate::fetch::error_chain(&e)),
         Err(_) => Err(format!("no answer within {STORE_WAIT:?} (locked?)")),
     };
     let last = st.health.last_tick_ms.load(Ordering::Relaxed);
@@ -78,7 +78,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
     let outbox = match tokio::time::timeout(STORE_WAIT, store.call(|s| s.outbox_depth())).await {
         Ok(Ok(d)) => Some(d),
         Ok(Err(e)) => {
-            tracing::warn!("/metrics: outbox depth: {e}");
+            tracing::warn!("/metrics: outbox depth: {}", crate::fetch::error_chain(&e));
             None
         }
         Err(_) => None,

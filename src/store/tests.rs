@@ -1,5 +1,8 @@
 use super::*;
-use crate::model::{BlogRef, EventKind};
+use crate::diff::Known;
+use crate::fetch::Validators;
+use crate::model::{BlogRef, Event, EventKind, Post};
+use rusqlite::params;
 
 fn event(id: &str, kind: EventKind, post: &str) -> Event {
     Event {
@@ -17,6 +20,14 @@ fn event(id: &str, kind: EventKind, post: &str) -> Event {
     }
 }
 
+/// A new store with one blog (the dir goes when dropped).
+fn one_blog() -> (tempfile::TempDir, Store, BlogRow) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let b = s.blog("http://b/").unwrap();
+    (dir, s, b)
+}
+
 #[test]
 fn migrates_and_reopens_with_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,7 +37,7 @@ fn migrates_and_reopens_with_state() {
     let rec = PollRecord {
         at: Utc::now(),
         baseline_done: true,
-        status: "ok".into(),
+        status: BlogStatus::NoiseOnly,
         validators: Some(Validators {
             etag: Some("\"x\"".into()),
             last_modified: None,
@@ -50,7 +61,7 @@ fn migrates_and_reopens_with_state() {
     let k = s.known_posts(b.id).unwrap();
     assert_eq!(k.len(), 1);
     assert_eq!(k[0].post.body, "hello");
-    assert_eq!(s.outbox(Some("pending")).unwrap().len(), 2);
+    assert_eq!(s.outbox(Some(DeliveryState::Pending)).unwrap().len(), 2);
     let v: i64 = s
         .with(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
         .unwrap();
@@ -59,9 +70,7 @@ fn migrates_and_reopens_with_state() {
 
 #[test]
 fn same_event_id_is_recorded_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
-    let b = s.blog("http://b/").unwrap();
+    let (_dir, s, b) = one_blog();
     let rec = PollRecord {
         at: Utc::now(),
         events: vec![(event("evt_1", EventKind::New, "p1"), vec!["a".into()])],
@@ -105,9 +114,9 @@ fn due_keeps_order_per_blog() {
         .collect();
     assert_eq!(ids, vec!["e4"]);
     s.mark_dead(due[0].seq, "n", "400").unwrap();
-    assert_eq!(s.outbox(Some("dead")).unwrap().len(), 1);
+    assert_eq!(s.outbox(Some(DeliveryState::Dead)).unwrap().len(), 1);
     assert_eq!(s.retry_dead(now).unwrap(), 1);
-    assert_eq!(s.outbox(Some("dead")).unwrap().len(), 0);
+    assert_eq!(s.outbox(Some(DeliveryState::Dead)).unwrap().len(), 0);
 }
 
 #[test]
@@ -123,7 +132,7 @@ fn feed_posts_mark_the_latest_correction_and_skip_removed() {
     let poll = |events: Vec<(Event, Vec<String>)>, updates: Vec<Known>| PollRecord {
         at: Utc::now(),
         baseline_done: true,
-        status: "ok".into(),
+        status: BlogStatus::NoiseOnly,
         updates,
         events,
         ..Default::default()
@@ -157,4 +166,199 @@ fn feed_posts_mark_the_latest_correction_and_skip_removed() {
         .collect();
     assert_eq!(got, [("p1", true, (0, 0)), ("p2", false, (0, -1))]);
     assert_eq!(s.last_event_seq().unwrap(), 3);
+}
+
+#[test]
+fn blog_status_lines_read_back_as_written() {
+    let lines = [
+        (BlogStatus::New, "new"),
+        (BlogStatus::NotModified, "ok: not modified (304)"),
+        (BlogStatus::BodyUnchanged, "ok: body unchanged"),
+        (BlogStatus::NoiseOnly, "ok: only noise changed"),
+        (
+            BlogStatus::Posts {
+                count: 12,
+                extractor: "profile (guardian)".into(),
+            },
+            "ok: 12 posts (profile (guardian))",
+        ),
+        (
+            BlogStatus::Error("HTTP 503 (retry after 2 posts (x))".into()),
+            "error: HTTP 503 (retry after 2 posts (x))",
+        ),
+        (BlogStatus::Gone, "gone (HTTP 410): no longer polled"),
+        // Lines this build does not write stay as they are.
+        (
+            BlogStatus::Other("ok: 012 posts (x)".into()),
+            "ok: 012 posts (x)",
+        ),
+        (
+            BlogStatus::Other("ok: +3 posts (x)".into()),
+            "ok: +3 posts (x)",
+        ),
+        (BlogStatus::Other("paused".into()), "paused"),
+    ];
+    for (status, line) in lines {
+        assert_eq!(status.to_string(), line);
+        assert_eq!(BlogStatus::parse(line), status, "{line}");
+    }
+}
+
+/// A database written before the states were typed: the same column contents read as
+/// typed values, and are written back unchanged.
+#[test]
+fn typed_states_keep_the_stored_format() {
+    let (_dir, s, b) = one_blog();
+    assert_eq!((b.status.clone(), b.sched.clone()), Default::default());
+    // As the untyped store wrote them: the status line, and the pace as a JSON object
+    // with its keys in order.
+    let old_sched = r#"{"closed_at":null,"closed_why":null,"interval_ms":60000,"last_activity":"2024-05-01T10:00:00Z","mean_gap":240.5,"reason":"live: 4 posts in 10 min","recent":["2024-05-01T10:00:00Z"],"retired":false}"#;
+    s.with(|c| {
+        c.execute(
+            "UPDATE blogs SET status = 'ok: 3 posts (jsonld)', sched = ?2 WHERE id = ?1",
+            params![b.id, old_sched],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let b = s.find_blog("http://b/").unwrap().unwrap();
+    assert_eq!(
+        b.status,
+        BlogStatus::Posts {
+            count: 3,
+            extractor: "jsonld".into()
+        }
+    );
+    assert_eq!(b.sched.mean_gap, Some(240.5));
+    assert_eq!(b.sched.interval_ms, Some(60_000));
+    assert_eq!(b.sched.reason.as_deref(), Some("live: 4 posts in 10 min"));
+    assert_eq!(b.sched.recent.len(), 1);
+
+    s.touch(b.id, Utc::now(), &b.status, Some(&b.sched), false, &[])
+        .unwrap();
+    let (status, sched): (String, String) = s
+        .with(|c| {
+            Ok(c.query_row(
+                "SELECT status, sched FROM blogs WHERE id = ?1",
+                [b.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(status, "ok: 3 posts (jsonld)");
+    let as_json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+    assert_eq!(as_json(&sched), as_json(old_sched));
+
+    // A pace that is not one (a foreign or broken value) starts afresh.
+    s.with(|c| {
+        c.execute("UPDATE blogs SET sched = 'not json' WHERE id = ?1", [b.id])?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        s.find_blog("http://b/").unwrap().unwrap().sched,
+        Pace::default()
+    );
+}
+
+#[test]
+fn delivery_states_are_stored_by_name() {
+    let (_dir, s, b) = one_blog();
+    let rec = PollRecord {
+        at: Utc::now(),
+        events: vec![(
+            event("e1", EventKind::New, "p1"),
+            vec!["a".into(), "b".into(), "c".into()],
+        )],
+        ..Default::default()
+    };
+    let seq = s.save_poll(b.id, &rec).unwrap()[0];
+    s.mark_done(seq, "a", None, Utc::now()).unwrap();
+    s.mark_dead(seq, "b", "400").unwrap();
+    let stored: Vec<(String, String)> = s
+        .with(|c| {
+            let mut st = c.prepare("SELECT notifier, state FROM deliveries ORDER BY notifier")?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .unwrap();
+    let names = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        stored,
+        names(&[("a", "done"), ("b", "dead"), ("c", "pending")])
+    );
+    let states: Vec<(String, DeliveryState)> = s
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.notifier, p.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("b".to_string(), DeliveryState::Dead),
+            ("c".to_string(), DeliveryState::Pending)
+        ]
+    );
+    assert_eq!(format!("{:<7}|", DeliveryState::Dead), "dead   |");
+    assert_eq!(s.outbox_depth().unwrap(), (1, 1));
+}
+
+/// How `livewatch` prints a failed command (cli::main: `livewatch: {e:#}`).
+fn as_the_cli_prints(e: StoreError) -> String {
+    format!("livewatch: {:#}", anyhow::Error::new(e))
+}
+
+#[test]
+fn a_store_error_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A state dir that cannot be made: its parent is a file.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let state = file.join("state");
+    let os = std::fs::create_dir_all(&state).unwrap_err().to_string();
+    assert!(os.contains("os error"), "{os}");
+    let e = Store::open(&state)
+        .err()
+        .expect("no state dir under a file");
+    assert!(matches!(e, StoreError::Dir { .. }), "{e:?}");
+    assert!(
+        !e.to_string().contains(&os),
+        "the message is not the cause: {e}"
+    );
+    for text in [as_the_cli_prints(e), {
+        let e = Store::open(&state).err().unwrap();
+        crate::fetch::error_chain(&e)
+    }] {
+        assert_eq!(text.matches(&os).count(), 1, "{text}");
+        assert!(text.contains(&state.display().to_string()), "{text}");
+    }
+
+    // A state file that is not a database.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(
+        Store::file_in(&state),
+        "not a database, but long enough to look like one: ".repeat(40),
+    )
+    .unwrap();
+    let e = Store::open(&state)
+        .err()
+        .expect("a file that is not a database");
+    assert!(matches!(e, StoreError::Open { .. }), "{e:?}");
+    let text = as_the_cli_prints(e);
+    assert_eq!(text.matches("file is not a database").count(), 1, "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "livewatch: state database {}: ",
+            Store::file_in(&state).display()
+        )),
+        "{text}"
+    );
 }

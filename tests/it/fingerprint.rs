@@ -16,7 +16,7 @@ use livewatch::extract::{extract, Page, Strategy};
 use livewatch::fetch::{Fetched, Fetcher, Response, Validators};
 use livewatch::fingerprint::{fingerprint, strip_tracking, watch_key, Fingerprint, STATE_MARKERS};
 use livewatch::model::Post;
-use livewatch::store::Store;
+use livewatch::store::{BlogStatus, Store};
 use proptest::prelude::{
     any, prop_assert, prop_assert_eq, prop_oneof, proptest, Just, ProptestConfig, TestCaseError,
 };
@@ -547,6 +547,6 @@ async fn the_daemon_answers_noise_on_the_fingerprint_and_still_reports_news() {
             "{name} step {i} ({op}): noise was parsed"
         );
         let status = store.find_blog(URL).unwrap().unwrap().status;
-        assert_eq!(status, "ok: only noise changed", "{name} step {i}");
+        assert_eq!(status, BlogStatus::NoiseOnly, "{name} step {i}");
     }
 }

@@ -527,3 +527,39 @@ fn status_names_the_watch_and_events_of_a_removed_notifier_are_told_and_droppabl
     assert_eq!(code, Some(0));
     assert!(text.contains("outbox empty"), "{text}");
 }
+
+/// A state that cannot be opened: the command says why, each cause once (it printed
+/// `…: Not a directory (os error 20): Not a directory (os error 20)`).
+#[test]
+fn a_broken_state_prints_its_cause_once() {
+    // The command's stderr, once it has failed as a command does (exit 1).
+    let fails = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[[watch]]\nurl = \"http://127.0.0.1:9/live\"\n");
+    // No state dir can be made under a file.
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let under_file = dir.path().join("file/state");
+    let os = std::fs::create_dir_all(&under_file)
+        .unwrap_err()
+        .to_string();
+    let text = fails(
+        livewatch()
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--state")
+            .arg(&under_file),
+    );
+    assert!(text.contains("cannot create state dir"), "{text}");
+    assert_eq!(text.matches(&os).count(), 1, "{text}");
+
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("livewatch.db"), "no database here. ".repeat(100)).unwrap();
+    let text = fails(livewatch().arg("status").arg("--state").arg(&state));
+    assert_eq!(text.matches("file is not a database").count(), 1, "{text}");
+}

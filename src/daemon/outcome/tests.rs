@@ -62,12 +62,12 @@ fn on_page(
 }
 
 /// Decide on an unchanged page with no posts waiting for a second look.
-fn unchanged(watch: &Watch, blog: &BlogRow, status: &str, t: DateTime<Utc>) -> Outcome {
+fn unchanged(watch: &Watch, blog: &BlogRow, status: &BlogStatus, t: DateTime<Utc>) -> Outcome {
     decide(
         ctx(watch),
         blog,
         Seen::Unchanged {
-            status,
+            status: status.clone(),
             known: None,
         },
         t,
@@ -170,7 +170,7 @@ fn the_third_failure_in_a_row_is_a_problem_stamped_with_the_poll_time() {
         ctx(&watch),
         &blog,
         Seen::Unchanged {
-            status: Verdict::NotModified.status(),
+            status: BlogStatus::NotModified,
             known: None,
         },
         later,
@@ -212,15 +212,15 @@ fn an_unchanged_check_changes_only_the_time_until_the_blog_goes_quiet_for_48h() 
     let watch = Watch::new("http://b.test/");
     let t0 = at("2020-05-01T08:00:00Z");
     let (mut blog, _) = after_baseline(&watch, &[post("1", "one")], t0);
-    let status = Verdict::NotModified.status();
+    let status = &Verdict::NotModified.status().unwrap();
     // The first 304 changes the status line; the ones after it only the time.
     let o = unchanged(&watch, &blog, status, t0);
     assert!(!o.only_time);
-    blog.status = status.to_string();
+    blog.status = status.clone();
     let Write::Touch { pace, .. } = &o.write else {
         panic!("{:?}", o.write)
     };
-    blog.sched = pace.to_json();
+    blog.sched = pace.clone();
     let t1 = at("2020-05-01T08:01:00Z");
     let o = unchanged(&watch, &blog, status, t1);
     assert!(o.only_time && o.events().is_empty(), "{o:?}");
