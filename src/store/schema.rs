@@ -98,7 +98,18 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         });
     }
     for (v, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(open_err)?;
+        // Take the write lock first and look at the version again under it: another
+        // process opening the same new file (`livewatch status` while the daemon starts)
+        // may have run this step in the meantime.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(open_err)?;
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if now > v as i64 {
+            continue;
+        }
         tx.execute_batch(sql).map_err(open_err)?;
         tx.pragma_update(None, "user_version", v as i64 + 1)
             .map_err(open_err)?;

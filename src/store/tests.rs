@@ -362,3 +362,21 @@ fn a_store_error_prints_its_cause_once() {
         "{text}"
     );
 }
+
+#[test]
+fn processes_opening_a_new_state_file_at_once_all_succeed() {
+    // `livewatch status` run while the daemon starts: both migrate the same new file.
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let opened: Vec<Result<Store, StoreError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| Store::open(dir.path())))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in opened {
+            let store = r.expect("every open succeeds");
+            assert!(store.blogs().unwrap().is_empty());
+        }
+    }
+}
