@@ -14,6 +14,7 @@ use super::model::*;
 use crate::extract::Strategy;
 use crate::model::EventKind;
 use crate::notify::email::Security;
+use crate::notify::route::Filter;
 use crate::notify::template::BodyTemplate;
 
 /// Validate `raw`, read from `src` (the text of `file`, for the errors' positions).
