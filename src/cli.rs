@@ -10,8 +10,9 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use toml::Spanned;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigFile, NotifierFile, WatchFile};
 use crate::daemon::supervisor::{self, Supervisor};
 use crate::daemon::Daemon;
 use crate::extract::{self, Page, Strategy};
@@ -352,59 +353,60 @@ fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// TOML for a `[[notifier]]` from a `--notify` spec such as `webhook=URL`.
-fn notifier_toml(i: usize, spec: &str) -> String {
-    let (kind, url) = match spec.split_once('=') {
-        Some((k, u)) => (k.trim(), Some(u.trim())),
-        None => (spec.trim(), None),
-    };
-    let mut t = format!(
-        "[[notifier]]\nname = \"{kind}-{i}\"\ntype = {}\n",
-        toml_str(kind)
-    );
-    if let Some(u) = url {
-        t.push_str(&format!("url = {}\n", toml_str(u)));
-    }
-    t
+/// A `[[watch]]` of a foreground command, from its arguments.
+struct ArgWatch {
+    url: String,
+    name: Option<String>,
+    interval: Duration,
+    adaptive: bool,
+    announce_existing: Option<usize>,
+    /// The argument it came from, named in its errors (`URL …`).
+    origin: String,
 }
 
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-/// The config of a foreground command (`watch`, `demo`), built from its arguments:
-/// `watches` are (TOML of a `[[watch]]`, the argument it came from); then a stdout
-/// notifier and the `--notify` targets. An error names the argument, not a line of this
-/// generated text (a usage error, exit 2).
-fn foreground_config(
-    watches: &[(String, String)],
-    json: bool,
-    notify: &[String],
-) -> Result<Config> {
-    let mut pieces: Vec<(String, String)> = watches.to_vec();
-    pieces.push((
-        format!("[[notifier]]\nname = \"stdout\"\ntype = \"stdout\"\njson = {json}\nburst = 0\n"),
-        "stdout".into(),
-    ));
-    for (i, spec) in notify.iter().enumerate() {
-        pieces.push((notifier_toml(i + 1, spec), format!("--notify {spec}")));
+/// The config of a foreground command (`watch`, `demo`), built from its arguments: the
+/// `watches`, then a stdout notifier and the `--notify` targets. An error names the
+/// argument it is about (a usage error, exit 2).
+fn foreground_config(watches: Vec<ArgWatch>, json: bool, notify: &[String]) -> Result<Config> {
+    // Every value's span is the index of the argument it came from, in `origins`.
+    let mut origins: Vec<String> = Vec::new();
+    let at = |i: usize, s: &str| Spanned::new(i..i + 1, s.to_string());
+    let mut raw = ConfigFile::default();
+    for w in watches {
+        let i = origins.len();
+        let mut f = WatchFile::new(at(i, &w.url));
+        f.name = w.name;
+        f.interval = Some(Spanned::new(i..i + 1, config::Dur(w.interval)));
+        f.adaptive = Some(w.adaptive);
+        f.announce_existing = w.announce_existing;
+        raw.watch.push(f);
+        origins.push(w.origin);
     }
-    let mut text = String::new();
-    let mut starts = Vec::new();
-    for (t, _) in &pieces {
-        starts.push(text.lines().count() + 1);
-        text.push_str(t);
+    let i = origins.len();
+    let mut stdout = NotifierFile::new(at(i, "stdout"), at(i, "stdout"));
+    stdout.json = Some(json);
+    stdout.burst = Some(0);
+    raw.notifier.push(stdout);
+    origins.push("stdout".into());
+    for (n, spec) in notify.iter().enumerate() {
+        let i = origins.len();
+        let (kind, url) = match spec.split_once('=') {
+            Some((k, u)) => (k.trim(), Some(u.trim())),
+            None => (spec.trim(), None),
+        };
+        let mut f = NotifierFile::new(at(i, &format!("{kind}-{}", n + 1)), at(i, kind));
+        f.url = url.map(|u| at(i, u));
+        raw.notifier.push(f);
+        origins.push(format!("--notify {spec}"));
     }
-    config::parse(&text, "command line", &|k| std::env::var(k).ok()).map_err(|errors| {
-        let lines: Vec<String> = errors
-            .0
+    raw.validate(&|k| std::env::var(k).ok()).map_err(|issues| {
+        let lines: Vec<String> = issues
             .iter()
             .map(|e| {
-                let piece = starts.iter().rposition(|&s| s <= e.line).unwrap_or(0);
                 let message = e
                     .message
                     .replace("needs url = \"…\"", "needs a URL: --notify TYPE=URL");
-                format!("{}: {message}", pieces[piece].1)
+                format!("{}: {message}", origins[e.span.start])
             })
             .collect();
         anyhow::Error::new(UsageError(lines.join("\nlivewatch: ")))
@@ -419,28 +421,26 @@ async fn watch(a: WatchArgs) -> Result<ExitCode> {
             a.interval
         )));
     }
-    let watches: Vec<(String, String)> = a
+    let watches = a
         .urls
         .iter()
-        .map(|u| {
-            let t = format!(
-                "[[watch]]\nurl = {}\ninterval = {}\nadaptive = {}\nannounce_existing = {}\n",
-                toml_str(u),
-                toml_str(&a.interval),
-                !a.no_adaptive,
-                a.announce_existing
-            );
-            (t, format!("URL {u}"))
+        .map(|u| ArgWatch {
+            url: u.clone(),
+            name: None,
+            interval,
+            adaptive: !a.no_adaptive,
+            announce_existing: Some(a.announce_existing),
+            origin: format!("URL {u}"),
         })
         .collect();
-    let cfg = foreground_config(&watches, a.json, &a.notify)?;
+    let cfg = foreground_config(watches, a.json, &a.notify)?;
     crate::notify::stdout::stop_when_closed();
     let dir = state_dir(a.state, None);
     serve(cfg, dir, None, None).await
 }
 
 /// How often `demo` polls its blog.
-const DEMO_INTERVAL: &str = "1s";
+const DEMO_INTERVAL: Duration = Duration::from_secs(1);
 
 async fn demo(a: DemoArgs) -> Result<ExitCode> {
     let duration = a
@@ -454,12 +454,15 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
     let url = format!("http://{}/", listener.local_addr()?);
     let (title, posts) = crate::demo::source()?;
     let title = title.unwrap_or_else(|| crate::demo::NAME.to_string());
-    let watches = format!(
-        "[[watch]]\nurl = {}\nname = {}\ninterval = \"{DEMO_INTERVAL}\"\nadaptive = false\n",
-        toml_str(&url),
-        toml_str(crate::demo::NAME),
-    );
-    let cfg = foreground_config(&[(watches, "demo".into())], a.json, &a.notify)?;
+    let watch = ArgWatch {
+        url: url.clone(),
+        name: Some(crate::demo::NAME.to_string()),
+        interval: DEMO_INTERVAL,
+        adaptive: false,
+        announce_existing: None,
+        origin: "demo".into(),
+    };
+    let cfg = foreground_config(vec![watch], a.json, &a.notify)?;
     crate::notify::stdout::stop_when_closed();
     let state = tempfile::Builder::new()
         .prefix("livewatch-demo-")
@@ -485,10 +488,11 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
     eprintln!(
         "livewatch demo: serving a demo live blog at {url}\n  \
          (built from {}; open it in a browser to see it change)\n  \
-         and watching it every {DEMO_INTERVAL} {until}: expect a new post within ~{s} s, then an edit, \
+         and watching it every {every} {until}: expect a new post within ~{s} s, then an edit, \
          a correction and a removal, ~{s} s apart{also}.\n  \
          State is kept in a temporary directory, removed at exit.",
         crate::demo::SOURCE_LABEL,
+        every = humantime::format_duration(DEMO_INTERVAL),
         s = crate::demo::STEP.as_secs(),
         also = if a.notify.is_empty() {
             ""

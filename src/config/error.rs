@@ -26,6 +26,55 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// A problem validation found: the span of the value it is about (a byte range of the
+/// file, or whatever marks the caller gave the values of a config built in code) and
+/// what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub span: std::ops::Range<usize>,
+    pub message: String,
+    /// For an error inside a template: its line in the template (1-based).
+    pub(super) template_line: Option<usize>,
+}
+
+impl Issue {
+    /// Where in `src` (the text of `file`) this is.
+    pub(super) fn at(self, src: &str, file: &str) -> ConfigError {
+        let span = self.span;
+        let (l0, c0) = line_col(src, span.start);
+        let (line, col, message) = match self.template_line {
+            None => (l0, c0, self.message),
+            Some(l) => {
+                let raw = &src[span.start.min(src.len())..];
+                // A multi-line string's first newline is not part of the value.
+                let skip = usize::from(
+                    (raw.starts_with("\"\"\"") || raw.starts_with("'''"))
+                        && (raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n")),
+                );
+                let multi_line = src.get(span.clone()).is_some_and(|v| v.contains('\n'));
+                if multi_line && (l > 1 || skip == 1) {
+                    (l0 + l - 1 + skip, 1, self.message)
+                } else if l > 1 {
+                    // A one-line string (perhaps with \n escapes): point at it, name the line.
+                    (
+                        l0,
+                        c0,
+                        format!("{} (line {l} of the template)", self.message),
+                    )
+                } else {
+                    (l0, c0, self.message)
+                }
+            }
+        };
+        ConfigError {
+            file: file.to_string(),
+            line,
+            col,
+            message,
+        }
+    }
+}
+
 /// All errors found in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
@@ -83,7 +132,7 @@ fn human_toml_error(message: &str) -> String {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub(super) fn line_col(src: &str, offset: usize) -> (usize, usize) {
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;

@@ -111,6 +111,64 @@ pub struct NotifierFile {
     pub command: Option<Spanned<Vec<String>>>,
 }
 
+impl WatchFile {
+    /// A `[[watch]]` with only its `url` (for a config built in code).
+    pub fn new(url: Spanned<String>) -> Self {
+        WatchFile {
+            url,
+            name: None,
+            interval: None,
+            max_interval: None,
+            adaptive: None,
+            retire_after: None,
+            retire_grace: None,
+            notify: None,
+            extractor: None,
+            selectors: None,
+            announce_existing: None,
+        }
+    }
+}
+
+impl NotifierFile {
+    /// A `[[notifier]]` with only its `name` and `type` (for a config built in code).
+    pub fn new(name: Spanned<String>, kind: Spanned<String>) -> Self {
+        NotifierFile {
+            name,
+            kind,
+            url: None,
+            secret: None,
+            token: None,
+            chat_id: None,
+            kinds: None,
+            blogs: None,
+            match_: None,
+            exclude: None,
+            headers: BTreeMap::new(),
+            timeout: None,
+            urgency: None,
+            burst: None,
+            burst_window: None,
+            give_up_after: None,
+            json: None,
+            priority: None,
+            retry_wait: None,
+            template: None,
+            smtp: None,
+            tls: None,
+            username: None,
+            password: None,
+            from: None,
+            to: None,
+            subject: None,
+            topic: None,
+            qos: None,
+            retain: None,
+            command: None,
+        }
+    }
+}
+
 /// A string or a list of strings (`to = "a@x"` or `to = ["a@x", "b@x"]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]

@@ -21,7 +21,7 @@ mod units;
 mod validate;
 
 pub use env::expand_env;
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Issue};
 pub use file::{ConfigFile, NotifierFile, OneOrMany, WatchFile};
 pub use model::{
     default_user_agent, extractor_names, Config, FetchSettings, NotifierKind, NotifierSpec, Watch,
@@ -29,6 +29,20 @@ pub use model::{
 };
 pub use paths::{default_config_path, default_state_dir};
 pub use units::{parse_duration, parse_size, Dur, Size};
+
+impl ConfigFile {
+    /// Validate a config built in code rather than read from text (`livewatch watch`
+    /// builds one from its arguments). The spans of its values are the caller's own
+    /// marks, say which argument a value came from: every problem comes back with the
+    /// span of the value it is about, in the order of those spans. `env` looks up
+    /// `${VAR}` values.
+    pub fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<Issue>> {
+        validate::validate(self, env).map_err(|mut issues| {
+            issues.sort_by_key(|i| i.span.start);
+            issues
+        })
+    }
+}
 
 /// Read and validate a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -62,7 +76,7 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let raw = file::read_toml(src).map_err(|errors| error::toml_errors(src, file, &errors))?;
-    validate::validate(raw, src, file, env)
+    validate::validate_text(raw, src, file, env)
 }
 
 #[cfg(test)]

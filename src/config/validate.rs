@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::env::expand_env;
-use super::error::{line_col, ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors, Issue};
 use super::file::{ConfigFile, NotifierFile, WatchFile};
 use super::model::*;
 use crate::extract::Strategy;
@@ -18,42 +18,48 @@ use crate::notify::route::Filter;
 use crate::notify::template::BodyTemplate;
 
 /// Validate `raw`, read from `src` (the text of `file`, for the errors' positions).
-pub(super) fn validate(
+pub(super) fn validate_text(
     raw: ConfigFile,
     src: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    validate(raw, env).map_err(|issues| {
+        let mut errors: Vec<ConfigError> = issues.into_iter().map(|i| i.at(src, file)).collect();
+        errors.sort_by_key(|e| (e.line, e.col));
+        ConfigErrors(errors)
+    })
+}
+
+/// Validate `raw`; every problem comes back with the span of the value it is about, in
+/// the order they were found. `env` looks up `${VAR}` values.
+pub(super) fn validate(
+    raw: ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<Issue>> {
     let mut v = Validator {
-        src,
-        file,
         env,
         errors: Vec::new(),
     };
     let cfg = v.config(raw);
-    v.errors.sort_by_key(|e| (e.line, e.col));
     if v.errors.is_empty() {
         Ok(cfg)
     } else {
-        Err(ConfigErrors(v.errors))
+        Err(v.errors)
     }
 }
 
 struct Validator<'a> {
-    src: &'a str,
-    file: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
-    errors: Vec<ConfigError>,
+    errors: Vec<Issue>,
 }
 
 impl Validator<'_> {
     fn err(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
-        let (line, col) = line_col(self.src, span.start);
-        self.errors.push(ConfigError {
-            file: self.file.to_string(),
-            line,
-            col,
+        self.errors.push(Issue {
+            span,
             message: message.into(),
+            template_line: None,
         });
     }
 
@@ -370,28 +376,12 @@ impl Validator<'_> {
         self.expand(&s)
     }
 
-    /// Where a template's own line `line` (1-based) is in the file.
+    /// An error at line `line` (1-based) of the template `t`.
     fn template_err(&mut self, t: &Spanned<String>, line: Option<usize>, message: String) {
-        let span = t.span();
-        let raw = &self.src[span.start.min(self.src.len())..];
-        // A multi-line string's first newline is not part of the value.
-        let skip = usize::from(
-            (raw.starts_with("\"\"\"") || raw.starts_with("'''"))
-                && (raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n")),
-        );
-        let (l0, c0) = line_col(self.src, span.start);
-        let multi_line = self.src.get(span.clone()).is_some_and(|v| v.contains('\n'));
-        let (line, col, message) = match line {
-            Some(l) if multi_line && (l > 1 || skip == 1) => (l0 + l - 1 + skip, 1, message),
-            // A one-line string (perhaps with \n escapes): point at it, name the line.
-            Some(l) if l > 1 => (l0, c0, format!("{message} (line {l} of the template)")),
-            _ => (l0, c0, message),
-        };
-        self.errors.push(ConfigError {
-            file: self.file.to_string(),
-            line,
-            col,
+        self.errors.push(Issue {
+            span: t.span(),
             message,
+            template_line: line,
         });
     }
 
