@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use std::io::Write;
@@ -13,10 +12,10 @@ use clap::{Args, Parser, Subcommand};
 use toml::Spanned;
 
 use crate::config::{self, Config, ConfigFile, NotifierFile, WatchFile};
-use crate::daemon::supervisor::{self, Supervisor};
-use crate::daemon::Daemon;
+use crate::control::{serve, Reload};
 use crate::extract::{self, Page, Strategy};
 use crate::store::Store;
+use crate::text::plural;
 
 /// Follow news live blogs post by post: new posts, edits, corrections and removals.
 #[derive(Debug, Parser)]
@@ -510,162 +509,13 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
 }
 
 async fn run(a: RunArgs) -> Result<ExitCode> {
-    let path = a.config.clone().unwrap_or_else(config::default_config_path);
-    let mut cfg = load_config(Some(path.clone()))?;
-    if a.no_adaptive {
-        cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
-    }
-    let dir = state_dir(a.state.clone(), Some(&cfg));
-    serve(cfg, dir, Some((path, a)), None).await
-}
-
-/// Run the daemon until SIGINT/SIGTERM (or until `stop_after` has passed); reload on
-/// SIGHUP when there is a config file.
-async fn serve(
-    cfg: Config,
-    dir: PathBuf,
-    reload_from: Option<(PathBuf, RunArgs)>,
-    stop_after: Option<Duration>,
-) -> Result<ExitCode> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let mut daemon = Daemon::new(cfg, dir.clone())
-        .with_context(|| format!("cannot start with state dir {}", dir.display()))?;
-    daemon.start();
-    let watches = Arc::new(RwLock::new(daemon.config().watches.clone()));
-    let server = daemon.config().listen.map(|addr| {
-        let state = crate::server::AppState {
-            store: daemon.store().clone(),
-            watches: watches.clone(),
-            committed: daemon.shared().committed.subscribe(),
-            health: daemon.shared().health.clone(),
-            stuck_after: crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout),
-        };
-        let stop = daemon.shutdown_signal();
-        tokio::spawn(async move {
-            if let Err(e) = crate::server::serve(addr, state, stop).await {
-                tracing::error!(%addr, "HTTP endpoint failed: {e}");
-            }
-        })
-    });
-    tracing::info!(blogs = daemon.blog_count(), state = %dir.display(), "livewatch running");
-    warn_undeliverable(&daemon).await;
-    let mut supervisor = Supervisor::from_env();
-    let health = daemon.shared().health.clone();
-    supervisor.tick(&health);
-    supervisor.ready();
-    refresh_status(&daemon, &mut supervisor).await;
-    // The control loop's own ticks feed the watchdog and /healthz: if this loop stalls,
-    // both notice.
-    let stuck_limit = crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout);
-    let mut stuck_reported = false;
-    let mut tick = tokio::time::interval(supervisor.tick_period());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut status_every = tokio::time::interval(crate::daemon::supervisor::STATUS_EVERY);
-    status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let deadline = async {
-        match stop_after {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
+    let reload = Reload {
+        path: a.config.unwrap_or_else(config::default_config_path),
+        no_adaptive: a.no_adaptive,
     };
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = &mut deadline => break,
-            _ = tick.tick() => {
-                // A blog task stuck in one poll stops the watchdog pings (systemd then
-                // restarts the service) and turns /healthz red.
-                match health.stuck(stuck_limit) {
-                    Some((url, age)) => {
-                        if !stuck_reported {
-                            tracing::error!(blog = %url, "a poll has been running for {age:?}: the blog task is stuck; no more watchdog pings");
-                            stuck_reported = true;
-                        }
-                    }
-                    None => {
-                        stuck_reported = false;
-                        supervisor.tick(&health);
-                    }
-                }
-            }
-            _ = status_every.tick() => refresh_status(&daemon, &mut supervisor).await,
-            _ = hup.recv() => {
-                let Some((path, args)) = &reload_from else {
-                    tracing::info!("SIGHUP ignored: no config file to reload");
-                    continue;
-                };
-                supervisor.reloading();
-                match config::load(path) {
-                    Ok(mut cfg) => {
-                        if args.no_adaptive {
-                            cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
-                        }
-                        daemon.reload(cfg).await;
-                        let urls: Vec<&str> = daemon.config().watches.iter().map(|w| w.url.as_str()).collect();
-                        crate::metrics::global().retain_blogs(&urls);
-                        *watches.write().unwrap_or_else(|e| e.into_inner()) = daemon.config().watches.clone();
-                    }
-                    Err(e) => tracing::error!("new configuration refused, keeping the old one:\n{e}"),
-                }
-                supervisor.tick(&health);
-                supervisor.ready();
-                refresh_status(&daemon, &mut supervisor).await;
-            }
-        }
-    }
-    tracing::info!("stopping");
-    supervisor.stopping();
-    daemon.shutdown(Duration::from_secs(4)).await;
-    warn_undeliverable(&daemon).await;
-    if let Some(h) = server {
-        let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Events queued for a notifier the config no longer has are never delivered: say so
-/// (at start and at stop), and how to forget them.
-async fn warn_undeliverable(daemon: &Daemon) {
-    let store = daemon.store().clone();
-    let Ok(Ok(rows)) = tokio::time::timeout(
-        Duration::from_secs(2),
-        store.call(|s| s.undelivered_by_notifier()),
-    )
-    .await
-    else {
-        return;
-    };
-    for (name, n) in rows {
-        if !daemon.config().notifiers.iter().any(|s| s.name == name) {
-            tracing::warn!(
-                notifier = %name,
-                "{} queued for notifier {name:?}, which is not in the configuration: they will not be delivered. Put the notifier back, or forget them with `livewatch outbox drop {name}`",
-                plural(n, "event is", "events are")
-            );
-        }
-    }
-}
-
-/// Recompute the one-line `STATUS=` for the service manager.
-async fn refresh_status(daemon: &Daemon, supervisor: &mut Supervisor) {
-    let store = daemon.store().clone();
-    // A busy store must not hold up the control loop (and with it the watchdog) for long.
-    let pending = tokio::time::timeout(Duration::from_secs(2), store.call(|s| s.outbox_depth()))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .map(|(pending, _dead)| pending);
-    let last_error = crate::metrics::global().last_error();
-    supervisor.status(supervisor::status_line(
-        daemon.blog_count(),
-        pending,
-        last_error.as_ref(),
-    ));
+    let cfg = reload.load()?;
+    let dir = state_dir(a.state, Some(&cfg));
+    serve(cfg, dir, Some(reload), None).await
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
@@ -866,11 +716,6 @@ fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<(Store,
         anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
     }
     Ok((Store::open(&dir)?, cfg))
-}
-
-/// `1 event`, `2 events`.
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Pending deliveries as people read them: `no events pending`, or `3 events pending

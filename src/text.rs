@@ -9,6 +9,11 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// `1 event`, `2 events`.
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Collapse every run of whitespace into one space and trim.
 pub fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
