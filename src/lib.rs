@@ -16,7 +16,8 @@
 //! [`cli`] (the commands), [`control`] (the daemon's control loop: signals, SIGHUP reload,
 //! watchdog, sd-notify), [`telemetry`] (logging), [`metrics`] (counters behind `/metrics`),
 //! [`server`] (HTTP: health, feeds, the event stream), [`replay`] (record a blog's
-//! responses, replay them through the pipeline), [`demo`] (a changing live blog on loopback).
+//! responses, replay them through the pipeline), [`demo`] (a changing live blog on loopback),
+//! [`text`] (string helpers; HTML to text is [`extract::html_text`]).
 
 pub mod cli;
 pub mod config;

@@ -10,8 +10,8 @@ use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
+use super::html_text::{line_of, text_of, Text};
 use super::profiles::sel;
-use super::text::{line_of, text_of, Text};
 use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp, zone};
 use super::{Context, Draft};
 
@@ -917,7 +917,7 @@ fn headed_posts(
                     text.captions.extend(t.captions);
                 }
                 Node::Text(t) if !t.trim().is_empty() => {
-                    text.paragraphs.push(super::text::clean_line(t))
+                    text.paragraphs.push(super::html_text::clean_line(t))
                 }
                 _ => {}
             }
