@@ -752,7 +752,7 @@ fn asset_rel(rel: &[u8]) -> bool {
 /// Tags the extractors' text walk turns into paragraph or line breaks.
 fn breaks_words(lower: &[u8]) -> bool {
     std::str::from_utf8(lower).is_ok_and(|n| {
-        crate::extract::text::is_block(n) || matches!(n, "br" | "li" | "td" | "th" | "body")
+        crate::extract::html_text::is_block(n) || matches!(n, "br" | "li" | "td" | "th" | "body")
     })
 }
 

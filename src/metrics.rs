@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::model::EventKind;
 
 /// Upper bounds (seconds) of the `livewatch_parse_seconds` buckets: extraction takes about
-/// 2–18 ms on 1–3 MiB pages (CRATES.md), so the buckets are dense around that.
+/// 2–18 ms on 1–3 MiB pages (docs/performance.md), so the buckets are dense around that.
 pub const PARSE_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];

@@ -1,4 +1,5 @@
-//! Small text helpers shared by several stages.
+//! Small string helpers shared by several stages (no HTML: turning markup into text is
+//! [`crate::extract::html_text`]).
 
 /// Cut `s` to at most `max` characters, adding `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {
@@ -7,6 +8,11 @@ pub fn truncate(s: &str, max: usize) -> String {
         None => s.to_string(),
         Some((i, _)) => format!("{}…", s[..i].trim_end()),
     }
+}
+
+/// `1 event`, `2 events`.
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Collapse every run of whitespace into one space and trim.
@@ -64,6 +70,38 @@ pub fn short_title(title: &str, max: usize) -> String {
     format!("{out}…")
 }
 
+/// Letters and digits only, lowercased: how texts are compared when matching sources.
+pub fn key(s: &str) -> String {
+    key_prefix(s, usize::MAX)
+}
+
+/// The first `n` characters of [`key`], without computing the rest. ASCII, the bulk of
+/// most pages, takes a fast path (this ran over every post body twice per extraction).
+pub fn key_prefix(s: &str, n: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(n.saturating_mul(4)));
+    let mut count = 0;
+    for c in s.chars() {
+        if count >= n {
+            break;
+        }
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+                count += 1;
+            }
+        } else if c.is_alphanumeric() {
+            for l in c.to_lowercase() {
+                if count >= n {
+                    break;
+                }
+                out.push(l);
+                count += 1;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +140,28 @@ mod tests {
     #[test]
     fn collapse_ws_joins_runs() {
         assert_eq!(collapse_ws("  a \n\t b  c "), "a b c");
+    }
+
+    #[test]
+    fn key_and_its_prefix_agree_with_the_plain_definition() {
+        let plain = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for s in [
+            "Hello, World! 42",
+            "İstanbul ÉTÉ Straße – ΣΑΣ",
+            "",
+            "  …  ",
+            "ǅemal Ǆ",
+        ] {
+            assert_eq!(key(s), plain(s), "{s}");
+            for n in [0, 1, 3, 7, 100] {
+                let want: String = plain(s).chars().take(n).collect();
+                assert_eq!(key_prefix(s, n), want, "{s} {n}");
+            }
+        }
     }
 }

@@ -16,14 +16,13 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::schedule::Backoff;
 use super::{stopped, Route, Shared};
 use crate::metrics::DeliveryResult;
 use crate::model::{Event, EventKind};
 use crate::notify::{Delivered, Delivery, DeliveryError};
 use crate::store::Pending;
 
-/// Longest wait between two attempts of one event.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
 /// How long an idle worker sleeps before it looks again without being woken.
 const IDLE: Duration = Duration::from_secs(30);
 /// Most events one digest covers (the rest go into the next one).
@@ -35,14 +34,6 @@ const DIGEST_LINES: usize = 20;
 pub struct Worker {
     pub shared: Arc<Shared>,
     pub route: Route,
-}
-
-/// Wait before attempt `attempts + 1`: `base` × 2^attempts with jitter, capped at
-/// 10 min, and never shorter than the receiver's `Retry-After`.
-pub fn retry_delay(base: Duration, attempts: u32, retry_after: Option<Duration>) -> Duration {
-    let d = base.saturating_mul(2u32.saturating_pow(attempts.min(20)));
-    let d = super::schedule::jitter(d.min(MAX_RETRY_DELAY), 0.25).min(MAX_RETRY_DELAY);
-    retry_after.map_or(d, |ra| d.max(ra))
 }
 
 /// One digest event standing for `rows` (at least one): the first row's kind and blog,
@@ -255,7 +246,7 @@ impl Worker {
                         .call(move |s| seqs.iter().try_for_each(|&q| s.mark_dead(q, &n, &reason)))
                         .await
                 } else {
-                    let wait = retry_delay(self.route.spec.retry_wait, attempts, after);
+                    let wait = Backoff::delivery(self.route.spec.retry_wait).wait(attempts, after);
                     if reported {
                         tracing::debug!(notifier = %name, event = %event.id, attempt = attempts + 1, "not delivered, retrying in {wait:?}: {reason}");
                     } else {
@@ -281,10 +272,12 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::schedule::MAX_RETRY_DELAY;
     use crate::model::{BlogRef, Post};
 
     #[test]
     fn retry_delays_grow_capped_and_honour_retry_after() {
+        let retry_delay = |base, n, ra| Backoff::delivery(base).wait(n, ra);
         let s = Duration::from_secs(1);
         assert!(retry_delay(s, 0, None) <= Duration::from_millis(1250));
         assert!(retry_delay(s, 4, None) >= Duration::from_secs(12));

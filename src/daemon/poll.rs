@@ -215,7 +215,7 @@ impl BlogTask {
                 failures,
                 retry_after,
                 ..
-            } => schedule::backoff(self.watch.interval, failures, retry_after),
+            } => schedule::Backoff::polling(self.watch.interval).wait(failures, retry_after),
         };
         // Politeness: a host that asked us to slow down slows every blog on it.
         let (factor, until) = self.shared.fetcher.host_slowdown(url);

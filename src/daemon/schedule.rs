@@ -1,12 +1,14 @@
-//! When to poll next: the watch's interval with jitter, exponential backoff after
-//! failures, and the server's `Retry-After`.
+//! When to try again: the watch's interval with jitter, and the exponential [`Backoff`]
+//! after failures (of polls, and of deliveries) that honours a `Retry-After`.
 
 use std::time::Duration;
 
 use rand::RngExt;
 
-/// Longest wait after repeated failures.
+/// Longest wait after repeated failed polls.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+/// Longest wait between two delivery attempts of one event.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
 
 /// `d` ± `frac`, so that many blogs with one interval spread out.
 pub fn jitter(d: Duration, frac: f64) -> Duration {
@@ -14,16 +16,42 @@ pub fn jitter(d: Duration, frac: f64) -> Duration {
     d.mul_f64(f)
 }
 
-/// The wait after `failures` consecutive failed polls: interval × 2^failures, capped,
-/// with jitter, and never shorter than the server's `Retry-After`.
-pub fn backoff(interval: Duration, failures: u32, retry_after: Option<Duration>) -> Duration {
-    let factor = 2u32.saturating_pow(failures.min(16));
-    let cap = MAX_BACKOFF.max(interval);
-    let base = interval.saturating_mul(factor).min(cap);
-    let d = jitter(base, 0.2).min(cap);
-    match retry_after {
-        Some(ra) => d.max(ra),
-        None => d,
+/// Exponential backoff, the one policy of polling after failures and of delivery
+/// retries: `base` × 2^n (n failures in a row), capped at `cap`, ± `jitter`, and never
+/// shorter than the other side's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+    /// The fraction the wait varies by, up or down.
+    pub jitter: f64,
+}
+
+impl Backoff {
+    /// Polling after failed polls: interval × 2^failures ± 20 %, at most
+    /// [`MAX_BACKOFF`] (or the interval, when that is longer).
+    pub fn polling(interval: Duration) -> Self {
+        Backoff {
+            base: interval,
+            cap: MAX_BACKOFF.max(interval),
+            jitter: 0.2,
+        }
+    }
+
+    /// Delivery retries: `retry_wait` × 2^attempts ± 25 %, at most [`MAX_RETRY_DELAY`].
+    pub fn delivery(retry_wait: Duration) -> Self {
+        Backoff {
+            base: retry_wait,
+            cap: MAX_RETRY_DELAY,
+            jitter: 0.25,
+        }
+    }
+
+    /// The wait after `n` failures in a row (`n` = 0: the first retry waits `base`).
+    pub fn wait(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        let d = self.base.saturating_mul(2u32.saturating_pow(n.min(20)));
+        let d = jitter(d.min(self.cap), self.jitter).min(self.cap);
+        retry_after.map_or(d, |ra| d.max(ra))
     }
 }
 
@@ -34,6 +62,7 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let i = Duration::from_secs(10);
+        let backoff = |i, n, ra| Backoff::polling(i).wait(n, ra);
         let b1 = backoff(i, 1, None);
         assert!(
             b1 >= Duration::from_secs(16) && b1 <= Duration::from_secs(24),
@@ -46,7 +75,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_a_floor() {
-        let d = backoff(Duration::from_millis(200), 1, Some(Duration::from_secs(2)));
+        let d = Backoff::polling(Duration::from_millis(200)).wait(1, Some(Duration::from_secs(2)));
         assert!(d >= Duration::from_secs(2), "{d:?}");
     }
 

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::text::{line_of, text_of};
+use super::html_text::{line_of, text_of};
 use super::time::{is_relative, parse_stamp};
 use super::{Context, Draft, Selectors};
 

@@ -22,9 +22,9 @@ use regex::Regex;
 use scraper::{ElementRef, Html, Node};
 
 use super::heading::zone_note;
+use super::html_text::{clean_line, line_of, text_of, Text};
 use super::layout::{beside_feed, describe, link_ratio, score, Candidate, Layout};
 use super::select::sel;
-use super::text::{clean_line, line_of, text_of, Text};
 use super::time::{parse_clock_prefix, parse_day, Clock};
 use super::{Context, Draft};
 
@@ -87,7 +87,7 @@ fn is_heading(name: &str) -> bool {
 fn has_block_child(el: ElementRef<'_>) -> bool {
     el.children()
         .filter_map(ElementRef::wrap)
-        .any(|c| super::text::is_block(c.value().name()) && c.value().name() != "li")
+        .any(|c| super::html_text::is_block(c.value().name()) && c.value().name() != "li")
 }
 
 /// A separator line: only underscores, asterisks, dashes or dots (at least two).

@@ -13,8 +13,8 @@ use scraper::{ElementRef, Html, Node, Selector};
 use super::layout::{beside_feed, count_alnum, describe, link_ratio, score, Candidate};
 use super::select::sel;
 
+use super::html_text::{line_of, text_of, Text};
 pub use super::layout::Layout;
-use super::text::{line_of, text_of, Text};
 use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp};
 use super::{Context, Draft};
 

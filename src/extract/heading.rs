@@ -10,9 +10,9 @@ use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
+use super::html_text::{line_of, text_of, Text};
 use super::layout::{beside_feed, describe, link_ratio, score, Candidate, Layout};
 use super::select::sel;
-use super::text::{line_of, text_of, Text};
 use super::time::{parse_clock_prefix, parse_date, zone};
 use super::{Context, Draft};
 
@@ -145,7 +145,7 @@ fn headed_posts(
                     text.captions.extend(t.captions);
                 }
                 Node::Text(t) if !t.trim().is_empty() => {
-                    text.paragraphs.push(super::text::clean_line(t))
+                    text.paragraphs.push(super::html_text::clean_line(t))
                 }
                 _ => {}
             }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use scraper::{Html, Selector};
 use serde_json::Value;
 
-use super::text::text_of_fragment;
+use super::html_text::text_of_fragment;
 use super::time::parse_stamp;
 use super::Draft;
 

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::text::{line_of, text_of, text_of_fragment};
+use super::html_text::{line_of, text_of, text_of_fragment};
 use super::time::parse_stamp;
 use super::Draft;
 

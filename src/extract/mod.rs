@@ -50,12 +50,12 @@ pub mod depth;
 mod flat;
 pub mod generic;
 mod heading;
+pub mod html_text;
 pub mod jsonld;
 mod layout;
 pub mod microdata;
 pub mod profiles;
 mod select;
-pub mod text;
 pub mod time;
 
 use std::collections::HashMap;
@@ -67,8 +67,8 @@ use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Post;
+use crate::text::{key, key_prefix};
 use profiles::{Merge, Prefer};
-use text::{key, key_prefix};
 
 /// One fetched page, as the extractors see it.
 #[derive(Debug, Clone, Copy)]
@@ -639,12 +639,12 @@ fn structured_reason(
 
 fn title(doc: &Html) -> Option<String> {
     doc.select(&OG_TITLE)
-        .find_map(|m| m.value().attr("content").map(text::clean_line))
+        .find_map(|m| m.value().attr("content").map(html_text::clean_line))
         .filter(|t| !t.is_empty())
         .or_else(|| {
             doc.select(&TITLE)
                 .next()
-                .map(|t| text::clean_line(&t.text().collect::<String>()))
+                .map(|t| html_text::clean_line(&t.text().collect::<String>()))
         })
         .filter(|t| !t.is_empty())
 }
@@ -909,7 +909,7 @@ fn finalize(drafts: Vec<Draft>) -> Vec<Post> {
 fn tidy(d: &mut Draft) {
     for f in [&mut d.headline, &mut d.byline, &mut d.id] {
         if let Some(s) = f {
-            let t = text::clean_line(s);
+            let t = html_text::clean_line(s);
             *f = (!t.is_empty()).then_some(t);
         }
     }

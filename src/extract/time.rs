@@ -75,7 +75,7 @@ pub fn zone(abbr: &str) -> Option<Tz> {
 }
 
 /// RFC 3339 / ISO 8601 with an offset; also tolerated: no seconds, `+0530` offsets, a space
-/// instead of `T`. A stamp without any offset is taken as UTC only when `naive_as_utc`.
+/// instead of `T`. A stamp without any offset is taken as UTC.
 pub fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.len() < 10 {

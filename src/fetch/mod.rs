@@ -141,7 +141,8 @@ impl FetchError {
         }
     }
 
-    /// The page is gone for good (HTTP 410): stop polling it.
+    /// The page is gone for good (HTTP 410; a 404 may be a passing fault and is retried):
+    /// stop polling it.
     pub fn is_gone(&self) -> bool {
         matches!(self, FetchError::Status { status: 410, .. })
     }

@@ -10,6 +10,7 @@ pub mod http;
 pub mod message;
 pub mod mqtt;
 pub mod ntfy;
+pub mod route;
 pub mod slack;
 pub mod stdout;
 pub mod telegram;

@@ -136,18 +136,13 @@ pub fn slugs(watches: &[Watch]) -> Vec<(String, Watch)> {
     out
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// What [`tag_uri`] keeps as is: RFC 3986 unreserved characters; all else is
+/// percent-encoded.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The `tag:` URI of a blog (feed id), or of one of its posts (entry id).
 pub fn tag_uri(blog_url: &str, post_id: Option<&str>) -> String {
@@ -166,10 +161,13 @@ pub fn tag_uri(blog_url: &str, post_id: Option<&str>) -> String {
         }
         Err(_) => (String::new(), blog_url.to_string()),
     };
-    let mut tag = format!("tag:livewatch,2026:{authority}/{}", encode(&path));
+    let mut tag = format!(
+        "tag:livewatch,2026:{authority}/{}",
+        percent_encoding::utf8_percent_encode(&path, UNRESERVED)
+    );
     if let Some(id) = post_id {
         tag.push('/');
-        tag.push_str(&encode(id));
+        tag.extend(percent_encoding::utf8_percent_encode(id, UNRESERVED));
     }
     tag
 }
@@ -780,6 +778,11 @@ mod tests {
         assert_eq!(
             tag_uri("https://e.org/live", None),
             "tag:livewatch,2026:e.org/%2Flive"
+        );
+        // Each UTF-8 byte, upper-case hex; the unreserved marks stay.
+        assert_eq!(
+            tag_uri("https://e.org/l", Some("é~-._!")),
+            "tag:livewatch,2026:e.org/%2Fl/%C3%A9~-._%21"
         );
     }
 

@@ -137,6 +137,15 @@ fn watch_errors_name_the_argument_not_a_generated_file() {
             vec!["watch", "http://127.0.0.1:9/", "--interval", "30"],
             "--interval \"30\": invalid duration",
         ),
+        (
+            vec!["watch", "http://127.0.0.1:9/", "http://127.0.0.1:9/"],
+            "URL http://127.0.0.1:9/: \"http://127.0.0.1:9/\" is watched twice",
+        ),
+        (
+            vec!["watch", "ftp://127.0.0.1:9/", "--notify", "ntfy"],
+            "URL ftp://127.0.0.1:9/: url must be an http or https URL, not ftp:\n\
+             livewatch: --notify ntfy: a ntfy notifier needs a URL: --notify TYPE=URL",
+        ),
     ];
     for (args, want) in cases {
         let (code, _, err) = run(&args);

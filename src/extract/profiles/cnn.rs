@@ -144,7 +144,7 @@ fn plaintext(v: Option<&Value>) -> Vec<String> {
             items
                 .iter()
                 .filter_map(|i| i.get("plaintext")?.as_str())
-                .map(crate::extract::text::clean_line)
+                .map(crate::extract::html_text::clean_line)
                 .filter(|s| !s.is_empty())
                 .collect()
         })

@@ -21,8 +21,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Html};
 
+use super::html_text::{line_of, text_of};
 pub use super::select::sel;
-use super::text::{line_of, text_of};
 use super::time::{is_relative, parse_stamp};
 use super::{Context, Draft};
 

@@ -1,6 +1,7 @@
-//! Element → plain text: paragraphs separated by one blank line, captions apart, no
-//! scripts, styles, embeds, share widgets or ad slots. The walk is iterative (the tree can be
-//! 10,000 levels deep).
+//! HTML → plain text, for extraction: an element's text as paragraphs separated by one
+//! blank line, captions apart, no scripts, styles, embeds, share widgets or ad slots. The
+//! walk is iterative (the tree can be 10,000 levels deep). String helpers that know nothing
+//! of HTML are in [`crate::text`].
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -292,65 +293,10 @@ pub fn text_of_fragment(s: &str) -> Text {
     text
 }
 
-/// Letters and digits only, lowercased: how texts are compared when matching sources.
-pub fn key(s: &str) -> String {
-    key_prefix(s, usize::MAX)
-}
-
-/// The first `n` characters of [`key`], without computing the rest. ASCII, the bulk of
-/// most pages, takes a fast path (this ran over every post body twice per extraction).
-pub fn key_prefix(s: &str, n: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(n.saturating_mul(4)));
-    let mut count = 0;
-    for c in s.chars() {
-        if count >= n {
-            break;
-        }
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                out.push(c.to_ascii_lowercase());
-                count += 1;
-            }
-        } else if c.is_alphanumeric() {
-            for l in c.to_lowercase() {
-                if count >= n {
-                    break;
-                }
-                out.push(l);
-                count += 1;
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use scraper::Html;
-
-    #[test]
-    fn key_and_its_prefix_agree_with_the_plain_definition() {
-        let plain = |s: &str| -> String {
-            s.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect()
-        };
-        for s in [
-            "Hello, World! 42",
-            "İstanbul ÉTÉ Straße – ΣΑΣ",
-            "",
-            "  …  ",
-            "ǅemal Ǆ",
-        ] {
-            assert_eq!(key(s), plain(s), "{s}");
-            for n in [0, 1, 3, 7, 100] {
-                let want: String = plain(s).chars().take(n).collect();
-                assert_eq!(key_prefix(s, n), want, "{s} {n}");
-            }
-        }
-    }
 
     #[test]
     fn paragraphs_captions_and_chrome() {

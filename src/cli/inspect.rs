@@ -1,0 +1,392 @@
+//! The one-shot commands that look at a page, the config or the state: `check`,
+//! `config check`, `notify-test`, `status` and `outbox`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::{
+    load_config, runtime, state_dir, CheckArgs, ConfigArgs, OutboxArgs, StatusArgs, UsageError,
+};
+use crate::config::{self, Config};
+use crate::extract::{self, Page, Strategy};
+use crate::store::Store;
+use crate::text::plural;
+
+pub(super) fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
+    let cfg = load_config(file)?;
+    println!(
+        "{}: ok ({} watches, {} notifiers)",
+        cfg.path.as_deref().unwrap_or(Path::new("?")).display(),
+        cfg.watches.len(),
+        cfg.notifiers.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn check(a: CheckArgs) -> Result<ExitCode> {
+    let fetched_at = a.at.unwrap_or_else(chrono::Utc::now);
+    // A saved file has no fetch time of its own: only `--at` gives one.
+    let mut clocked = true;
+    let cfg = a.config.clone().map(|p| load_config(Some(p))).transpose()?;
+    let fetch_settings = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
+    let is_url =
+        url::Url::parse(&a.target).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https");
+    if !is_url && !Path::new(&a.target).exists() {
+        anyhow::bail!(UsageError(format!(
+            "{}: no such file (to fetch a page, give its http:// or https:// URL)",
+            a.target
+        )));
+    }
+    let (body, url, content_type) = if !is_url {
+        let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
+        clocked = a.at.is_some();
+        let url = a.url.clone().unwrap_or_else(|| {
+            let abs = std::fs::canonicalize(&a.target).unwrap_or_else(|_| PathBuf::from(&a.target));
+            format!("file://{}", abs.display())
+        });
+        (body, url, None)
+    } else {
+        let rt = runtime()?;
+        let fetcher = crate::fetch::Fetcher::new(fetch_settings)?;
+        let r = rt.block_on(fetcher.fetch(&a.target, &Default::default()));
+        match r.with_context(|| format!("cannot fetch {}", a.target))? {
+            crate::fetch::Fetched::Page(p) => (p.body, p.final_url, p.content_type),
+            crate::fetch::Fetched::NotModified => {
+                anyhow::bail!("the server answered 304 to an unconditional GET")
+            }
+        }
+    };
+    let page = Page {
+        url: &url,
+        body: &body,
+        content_type: content_type.as_deref(),
+        fetched_at,
+    };
+    let watched = cfg.as_ref().and_then(|c| {
+        let wanted = [
+            Some(a.target.as_str()),
+            a.url.as_deref(),
+            Some(url.as_str()),
+        ];
+        c.watches
+            .iter()
+            .find(|w| wanted.contains(&Some(w.url.as_str())))
+    });
+    let strategy = match a.extractor {
+        Some(n) if n != "auto" => Strategy::Named(n),
+        Some(_) => Strategy::Auto,
+        None => watched.map(|w| w.strategy.clone()).unwrap_or_default(),
+    };
+    let ex = if clocked {
+        extract::extract(&page, &strategy)
+    } else {
+        extract::extract_unclocked(&page, &strategy)
+    };
+    if ex.posts.is_empty() {
+        eprintln!("no posts found in {}", a.target);
+        for at in &ex.attempts {
+            eprintln!("  {}: {}", at.extractor, at.reason);
+        }
+        return Ok(ExitCode::from(1));
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        for p in &ex.posts {
+            writeln!(out, "{}", serde_json::to_string(p)?)?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{} — {} posts ({})",
+            ex.title.as_deref().unwrap_or(&url),
+            ex.posts.len(),
+            ex.extractor
+        )?;
+        if let Some(l) = &ex.layout {
+            writeln!(out, "layout: {}", layout_line(l))?;
+        }
+        match &ex.runner_up {
+            Some(r) => writeln!(out, "runner-up: {}", layout_line(r))?,
+            None if ex.layout.is_some() => writeln!(out, "runner-up: none")?,
+            None => {}
+        }
+        for p in &ex.posts {
+            let time = p
+                .published
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "(no time)".into());
+            writeln!(
+                out,
+                "\n{time}  {}",
+                p.headline.as_deref().unwrap_or("(no headline)")
+            )?;
+            if let Some(b) = &p.byline {
+                writeln!(out, "  by {b}")?;
+            }
+            let first = p.body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            writeln!(out, "  {}", crate::text::truncate(first, 160))?;
+            writeln!(out, "  id: {}", p.id)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "flat feed (time markers) at div#mainBodyArea, 38 posts, score 21034".
+fn layout_line(l: &extract::generic::Layout) -> String {
+    format!(
+        "{} at {}, {} posts, score {:.0}",
+        l.kind,
+        crate::text::collapse_ws(&l.at),
+        l.posts,
+        l.score
+    )
+}
+
+pub(super) async fn notify_test(a: ConfigArgs) -> Result<ExitCode> {
+    let cfg = load_config(a.config)?;
+    if cfg.notifiers.is_empty() {
+        println!("no notifiers configured");
+        return Ok(ExitCode::from(1));
+    }
+    let fetcher = crate::fetch::Fetcher::new(cfg.fetch.clone())?;
+    let now = chrono::Utc::now();
+    let mut post = crate::model::Post::new(
+        "livewatch-test",
+        "This is a test event from livewatch notify-test.",
+    );
+    post.headline = Some("livewatch test notification".into());
+    post.published = Some(now);
+    let event = crate::model::Event {
+        id: format!("evt_test_{}", now.timestamp_millis()),
+        kind: crate::model::EventKind::Test,
+        detected_at: now,
+        blog: crate::model::BlogRef {
+            url: "https://example.org/livewatch-test".into(),
+            title: Some("livewatch".into()),
+        },
+        post: Some(post),
+        previous: None,
+        diff: None,
+        message: None,
+    };
+    let mut failed = 0;
+    for spec in &cfg.notifiers {
+        let n = crate::notify::build(spec, fetcher.client());
+        let d = crate::notify::Delivery {
+            event: &event,
+            earlier_remote_id: None,
+            attempt: 1,
+        };
+        match tokio::time::timeout(spec.timeout + Duration::from_secs(5), n.deliver(&d)).await {
+            Ok(Ok(_)) => println!("{} ({}): delivered", spec.name, spec.kind.type_name()),
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("{} ({}): FAILED: {e}", spec.name, spec.kind.type_name())
+            }
+            Err(_) => {
+                failed += 1;
+                println!(
+                    "{} ({}): FAILED: no answer in time",
+                    spec.name,
+                    spec.kind.type_name()
+                )
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The store, and the config when there is one (given, or the default when it exists and
+/// no `--state` was given).
+fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<(Store, Option<Config>)> {
+    let cfg = match (&state, config) {
+        (Some(_), None) => None,
+        (_, Some(path)) => Some(config::load(&path)?),
+        (None, None) => {
+            let path = config::default_config_path();
+            if path.exists() {
+                Some(config::load(&path)?)
+            } else {
+                None
+            }
+        }
+    };
+    let dir = state_dir(state, cfg.as_ref());
+    if !Store::file_in(&dir).exists() {
+        anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
+    }
+    Ok((Store::open(&dir)?, cfg))
+}
+
+/// Pending deliveries as people read them: `no events pending`, or `3 events pending
+/// delivery: 2 to desk, 1 to team (team is not in the config: …)`.
+fn pending_text(pending: &[(String, i64)], cfg: Option<&Config>) -> String {
+    let total: i64 = pending.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return "no events pending".into();
+    }
+    let parts: Vec<String> = pending
+        .iter()
+        .map(|(name, n)| {
+            let gone = cfg.is_some_and(|c| !c.notifiers.iter().any(|s| &s.name == name));
+            if gone {
+                format!("{n} to {name} (no longer in the config: `livewatch outbox drop {name}` forgets them)")
+            } else {
+                format!("{n} to {name}")
+            }
+        })
+        .collect();
+    format!(
+        "{} pending delivery: {}",
+        plural(total, "event", "events"),
+        parts.join(", ")
+    )
+}
+
+pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
+    let (store, cfg) = open_store(a.config, a.state)?;
+    let pending = store.pending_by_blog_notifier()?;
+    let now = chrono::Utc::now();
+    let ago = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
+        None => "never".to_string(),
+        Some(t) => {
+            let s = (now - t).num_seconds().max(0) as u64;
+            format!("{} ago", humantime::format_duration(Duration::from_secs(s)))
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for b in store.blogs()? {
+        let (posts, removed) = store.post_counts(b.id)?;
+        let pend = pending.get(&b.id).map(Vec::as_slice).unwrap_or_default();
+        let p: i64 = pend.iter().map(|(_, n)| n).sum();
+        let name = cfg
+            .as_ref()
+            .and_then(|c| c.watches.iter().find(|w| w.url == b.url))
+            .and_then(|w| w.name.clone());
+        if a.json {
+            let v = serde_json::json!({
+                "url": b.url, "name": name, "title": b.title, "status": b.status, "retired": b.retired,
+                "polls": b.polls, "failures": b.failures, "last_error": b.last_error,
+                "last_poll_at": b.last_poll_at, "last_success_at": b.last_success_at,
+                "last_new_post_at": b.last_new_post_at, "posts": posts, "removed": removed,
+                "pending_events": p,
+                "pending_by_notifier": pend.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                "schedule": b.sched,
+            });
+            writeln!(out, "{v}")?;
+            continue;
+        }
+        writeln!(
+            out,
+            "{}",
+            name.as_deref().or(b.title.as_deref()).unwrap_or(&b.url)
+        )?;
+        if name.is_some() {
+            if let Some(t) = &b.title {
+                writeln!(out, "  title:      {}", crate::text::truncate(t, 100))?;
+            }
+        }
+        writeln!(out, "  url:        {}", b.url)?;
+        writeln!(
+            out,
+            "  status:     {}{}",
+            if b.retired { "retired; " } else { "" },
+            b.status
+        )?;
+        let polls = match (b.polls, b.failures) {
+            (_, 0) => format!("{}, 0 failing in a row", plural(b.polls, "poll", "polls")),
+            (0, f) => format!(
+                "no poll has succeeded yet; {} in a row",
+                plural(f.into(), "failure", "failures")
+            ),
+            (n, f) => format!(
+                "{} succeeded, the last {} failed",
+                plural(n, "poll", "polls"),
+                plural(f.into(), "one", "ones")
+            ),
+        };
+        writeln!(out, "  last poll:  {} ({polls})", ago(b.last_poll_at))?;
+        writeln!(out, "  last new:   {}", ago(b.last_new_post_at))?;
+        writeln!(
+            out,
+            "  posts:      {posts} seen, {removed} removed; {}",
+            pending_text(pend, cfg.as_ref())
+        )?;
+        if let Some(r) = &b.sched.reason {
+            writeln!(out, "  interval:   {r}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn outbox(a: OutboxArgs) -> Result<ExitCode> {
+    let (store, cfg) = open_store(a.config, a.state)?;
+    let mut out = std::io::stdout().lock();
+    match (a.action.as_deref(), a.notifier.as_deref()) {
+        (Some("retry"), None) => {
+            let n = store.retry_dead(chrono::Utc::now())?;
+            writeln!(out, "{n} dead-lettered deliveries queued again")?;
+        }
+        (Some("drop"), Some(name)) => {
+            let n = store.drop_undelivered(name)?;
+            writeln!(
+                out,
+                "{} to {name} dropped (the events stay in the history and feeds)",
+                plural(n as i64, "undelivered event", "undelivered events")
+            )?;
+        }
+        (Some("drop"), None) => anyhow::bail!(UsageError(
+            "outbox drop needs the notifier's name: livewatch outbox drop NOTIFIER".into()
+        )),
+        (Some(action), Some(_)) => anyhow::bail!(UsageError(format!(
+            "outbox {action} takes no notifier name"
+        ))),
+        (Some(_), None) | (None, Some(_)) => anyhow::bail!(UsageError(
+            "use `livewatch outbox`, `livewatch outbox retry` or `livewatch outbox drop NOTIFIER`"
+                .into()
+        )),
+        (None, None) => {
+            let rows = store.outbox(None)?;
+            if rows.is_empty() {
+                writeln!(out, "outbox empty: nothing pending, nothing dead")?;
+            }
+            for p in rows {
+                let gone = cfg
+                    .as_ref()
+                    .is_some_and(|c| !c.notifiers.iter().any(|s| s.name == p.notifier));
+                writeln!(
+                    out,
+                    "{:<7} {:<12} {} {:<10} attempts={} {}{}{}",
+                    p.state,
+                    p.notifier,
+                    p.event.id,
+                    p.event.kind.as_str(),
+                    p.attempts,
+                    crate::text::truncate(
+                        p.event.post.as_ref().map(|p| p.title()).unwrap_or(""),
+                        60
+                    ),
+                    p.last_error
+                        .map(|e| format!("  last error: {e}"))
+                        .unwrap_or_default(),
+                    if gone {
+                        "  (notifier no longer in the config: `livewatch outbox drop NAME`)"
+                            .replace("NAME", &p.notifier)
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

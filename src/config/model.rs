@@ -1,0 +1,195 @@
+//! The validated config: the settings the daemon runs on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::extract::Strategy;
+use crate::notify::email::Security;
+use crate::notify::route::Filter;
+use crate::notify::template::BodyTemplate;
+
+/// The fastest interval livewatch accepts (tests and local pages need it).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Default poll interval of a watch.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default slowest interval of an adaptive watch.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Default body cap: bigger bodies (after decompression) are cut off and reported.
+pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// A validated config: what the daemon runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub fetch: FetchSettings,
+    pub problem_after: u32,
+    pub watches: Vec<Watch>,
+    pub notifiers: Vec<NotifierSpec>,
+}
+
+/// HTTP settings shared by all watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    pub max_body: u64,
+    pub per_host: usize,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings {
+            max_body: DEFAULT_MAX_BODY,
+            per_host: 2,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            user_agent: default_user_agent(),
+        }
+    }
+}
+
+/// `livewatch/VERSION (+URL)`.
+pub fn default_user_agent() -> String {
+    format!(
+        "livewatch/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_REPOSITORY")
+    )
+}
+
+/// One watched blog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// Exactly as the user wrote it: receivers route on it.
+    pub url: String,
+    pub name: Option<String>,
+    pub interval: Duration,
+    pub max_interval: Duration,
+    pub adaptive: bool,
+    pub retire_after: Duration,
+    /// How long a closed blog is still polled before it is retired (default 6h).
+    pub retire_grace: Duration,
+    /// Notifier names; `None` = every notifier.
+    pub notify: Option<Vec<String>>,
+    pub strategy: Strategy,
+    pub announce_existing: usize,
+}
+
+impl Watch {
+    /// A watch with default settings.
+    pub fn new(url: impl Into<String>) -> Self {
+        Watch {
+            url: url.into(),
+            name: None,
+            interval: DEFAULT_INTERVAL,
+            max_interval: DEFAULT_MAX_INTERVAL,
+            adaptive: true,
+            retire_after: Duration::from_secs(48 * 3600),
+            retire_grace: Duration::from_secs(6 * 3600),
+            notify: None,
+            strategy: Strategy::Auto,
+            announce_existing: 0,
+        }
+    }
+}
+
+/// A configured notifier, validated.
+#[derive(Debug, Clone)]
+pub struct NotifierSpec {
+    pub name: String,
+    pub kind: NotifierKind,
+    pub filter: Filter,
+    pub burst: Option<(u32, Duration)>,
+    pub give_up_after: Duration,
+    pub timeout: Duration,
+    /// First wait between delivery attempts; doubles per attempt up to 10 minutes.
+    pub retry_wait: Duration,
+    /// The message body template, when one is set.
+    pub template: Option<Arc<BodyTemplate>>,
+}
+
+/// The notifier types and their own settings.
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    Stdout {
+        json: bool,
+    },
+    Desktop {
+        critical_urgency: bool,
+    },
+    Webhook {
+        url: String,
+        secret: Option<String>,
+        headers: BTreeMap<String, String>,
+    },
+    Slack {
+        url: String,
+        token: Option<String>,
+        channel: Option<String>,
+    },
+    Discord {
+        url: String,
+    },
+    Ntfy {
+        url: String,
+        token: Option<String>,
+        priority: Option<u8>,
+    },
+    Telegram {
+        url: String,
+        token: String,
+        chat_id: String,
+    },
+    Email {
+        host: String,
+        port: u16,
+        security: Security,
+        username: Option<String>,
+        password: Option<String>,
+        from: String,
+        to: Vec<String>,
+        subject: Option<Arc<BodyTemplate>>,
+    },
+    Mqtt {
+        host: String,
+        port: u16,
+        username: Option<String>,
+        password: Option<String>,
+        topic: String,
+        qos: u8,
+        retain: bool,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+}
+
+impl NotifierKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            NotifierKind::Stdout { .. } => "stdout",
+            NotifierKind::Desktop { .. } => "desktop",
+            NotifierKind::Webhook { .. } => "webhook",
+            NotifierKind::Slack { .. } => "slack",
+            NotifierKind::Discord { .. } => "discord",
+            NotifierKind::Ntfy { .. } => "ntfy",
+            NotifierKind::Telegram { .. } => "telegram",
+            NotifierKind::Email { .. } => "email",
+            NotifierKind::Mqtt { .. } => "mqtt",
+            NotifierKind::Command { .. } => "command",
+        }
+    }
+}
+
+/// The names `extractor = …` and `--extractor` take: `auto`, the structured-data and
+/// generic extractors, and the built-in site profiles.
+pub fn extractor_names() -> Vec<&'static str> {
+    let mut v = vec!["auto", "jsonld", "microdata", "generic"];
+    v.extend(crate::extract::profiles::ALL.iter().map(|p| p.name));
+    v
+}
