@@ -538,6 +538,7 @@ async fn serve(
             committed: daemon.shared().committed.subscribe(),
             health: daemon.shared().health.clone(),
             stuck_after: crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout),
+            api: crate::server::api::Api::new(&daemon),
         };
         let stop = daemon.shutdown_signal();
         tokio::spawn(async move {

@@ -350,11 +350,7 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 fn watches(state: &AppState) -> Vec<Watch> {
-    state
-        .watches
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    state.all_watches()
 }
 
 #[derive(Clone, Copy)]

@@ -18,8 +18,11 @@ use crate::diff::Known;
 use crate::fetch::Validators;
 use crate::model::{Event, Post};
 
+mod watches;
+pub use watches::{PostHistory, Revision, StoredWatch};
+
 /// The schema version this build writes. Each entry of [`MIGRATIONS`] moves one up.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 → 1
@@ -90,6 +93,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 1 → 2: the content fingerprint of the last parsed page (crate::fingerprint).
     "ALTER TABLE blogs ADD COLUMN content_fp BLOB;",
+    // 2 → 3: watches added through the HTTP API (watches.rs).
+    watches::MIGRATION,
 ];
 
 /// Store errors.

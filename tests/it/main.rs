@@ -13,6 +13,7 @@ mod hostile_support;
 
 mod adaptive;
 mod cli_config;
+mod dashboard_api;
 mod demo;
 mod diff_model;
 mod e2e_timelines;
