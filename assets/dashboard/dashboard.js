@@ -14,7 +14,7 @@
   const filterBlog = document.getElementById('filter-blog');
   const filterKinds = document.getElementById('filter-kinds');
   let slugByUrl = new Map();
-  let watchByUrl = new Map();
+  let titleByUrl = new Map();
   let lastId = null;
   const seen = new Set();
 
@@ -30,23 +30,22 @@
 
   // ---- blogs ----
 
+  // live / quiet / closed / retired / failing / paused / new, and why.
   function statusOf(b) {
-    const w = watchByUrl.get(b.url);
-    if (w && w.paused) return ['paused', 'paused'];
-    if (b.retired) return ['retired', 'retired'];
-    if (b.failures > 0 && b.last_error) return ['failing', 'failing: ' + b.last_error];
-    return [String(b.status).replace(/[^a-z]/g, '-'), String(b.status)];
+    const state = String(b.state || 'new');
+    return [state.replace(/[^a-z]/g, '-'), state, b.state_reason || ''];
   }
 
   async function loadBlogs() {
     const blogs = await api('GET', '/blogs');
     slugByUrl = new Map(blogs.map((b) => [b.url, b.slug]));
+    titleByUrl = new Map(blogs.map((b) => [b.url, b.title]));
     const body = document.querySelector('#blogs tbody');
     body.replaceChildren(...blogs.map((b) => {
-      const [cls, text] = statusOf(b);
+      const [cls, state, why] = statusOf(b);
       return el('tr', { 'data-slug': b.slug },
         el('td', {}, el('a', { href: b.url, class: 'blog-title', text: b.title, rel: 'noopener noreferrer' }), el('div', { class: 'muted small', text: b.slug })),
-        el('td', {}, el('span', { class: 'status status-' + cls, text: truncate(text, 120), title: text })),
+        el('td', {}, el('span', { class: 'status status-' + cls, text: state }), el('div', { class: 'muted small why', text: truncate(why, 160), title: why })),
         el('td', { title: fmtTime(b.last_poll_at), text: ago(b.last_poll_at) }),
         el('td', { title: fmtTime(b.last_new_post_at), text: ago(b.last_new_post_at) }),
         el('td', { class: 'num', text: b.posts }),
@@ -181,13 +180,12 @@
     } catch (e) {
       err.textContent = e.message;
     }
-    await loadWatches();
     await loadBlogs();
+    await loadWatches();
   }
 
   async function loadWatches() {
     const list = await api('GET', '/api/watches');
-    watchByUrl = new Map(list.map((w) => [w.url, w]));
     const body = document.querySelector('#watches tbody');
     body.replaceChildren(...list.map((w) => {
       const actions = el('td', { class: 'actions' });
@@ -200,7 +198,7 @@
           el('button', { type: 'button', class: 'small-button danger', text: 'Remove', onclick: () => watchAction(w, 'remove') }));
       }
       return el('tr', { 'data-id': w.id, 'data-url': w.url, class: w.paused ? 'paused' : null },
-        el('td', {}, el('div', { text: w.name || w.slug }), el('div', { class: 'muted small url', text: w.url })),
+        el('td', {}, el('div', { text: w.name || titleByUrl.get(w.url) || w.slug }), el('div', { class: 'muted small url', text: w.url })),
         el('td', { text: w.interval }),
         el('td', {}, el('span', { class: 'source source-' + w.source, text: w.source }), w.paused ? el('span', { class: 'status status-paused', text: ' paused' }) : null),
         actions);
@@ -230,8 +228,8 @@
       await api('POST', '/api/watches', formBody(form));
       form.reset();
       document.getElementById('check-result').replaceChildren();
-      await loadWatches();
       await loadBlogs();
+      await loadWatches();
     } catch (e) {
       showError(form, e);
     }
@@ -265,8 +263,8 @@
 
   async function start() {
     try {
-      await loadWatches();
       await loadBlogs();
+      await loadWatches();
       const recent = await api('GET', '/api/events?limit=50');
       for (const ev of recent) addEvent(ev);
     } catch (e) {

@@ -419,9 +419,7 @@ pub fn parse_watch(body: &Map<String, Value>, notifiers: &[String]) -> Result<Wa
             Some(crate::config::parse_duration(s).map_err(|e| ApiError::field("interval", e))?)
         }
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(secs) if (0.0..1e9).contains(&secs) => {
-                Some(Duration::from_secs_f64(secs))
-            }
+            Some(secs) if (0.0..1e9).contains(&secs) => Some(Duration::from_secs_f64(secs)),
             _ => {
                 return Err(ApiError::field(
                     "interval",
@@ -780,4 +778,51 @@ async fn check(
         "attempts": ex.attempts.iter().map(|a| json!({"extractor": a.extractor, "reason": a.reason})).collect::<Vec<_>>(),
         "posts": ex.posts,
     })))
+}
+
+/// A blog's state for people, and why: `paused`, `retired`, `failing` (the last error),
+/// `closed` (why the blog counts as ended), `live` (changes in the last 10 minutes),
+/// `quiet` (since when) or `new` (not polled yet).
+pub fn blog_state(
+    b: &crate::store::BlogRow,
+    paused: bool,
+    now: chrono::DateTime<Utc>,
+) -> (&'static str, String) {
+    let pace = crate::daemon::pace::Pace::from_json(&b.sched);
+    let window = chrono::Duration::minutes(10);
+    if paused {
+        return ("paused", "paused through the API".into());
+    }
+    if b.retired || pace.retired {
+        let why = pace.closed_why.unwrap_or_else(|| "closed".into());
+        return ("retired", format!("no longer polled ({why})"));
+    }
+    if b.failures > 0 {
+        let why = b
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "the last poll failed".into());
+        return ("failing", format!("{} failed polls: {why}", b.failures));
+    }
+    if pace.closed_at.is_some() {
+        return ("closed", pace.closed_why.unwrap_or_else(|| "closed".into()));
+    }
+    if b.polls == 0 {
+        return ("new", "not polled yet".into());
+    }
+    let recent = pace.recent.iter().filter(|t| now - **t <= window).count();
+    if recent > 0 {
+        return ("live", format!("{recent} changes in 10 min"));
+    }
+    let since = pace.last_activity.or(b.last_new_post_at);
+    match since {
+        Some(t) => (
+            "quiet",
+            format!(
+                "no change for {}",
+                crate::daemon::pace::human((now - t).to_std().unwrap_or_default())
+            ),
+        ),
+        None => ("quiet", "no change seen yet".into()),
+    }
 }

@@ -627,6 +627,15 @@ async fn blogs(
 ) -> Result<Json<Vec<serde_json::Value>>, FeedError> {
     let sources = slugs(&watches(&state));
     let base = base_url(&headers);
+    let paused: Vec<String> = state
+        .api
+        .watches
+        .list()
+        .into_iter()
+        .filter(|a| a.paused)
+        .map(|a| a.watch.url)
+        .collect();
+    let now = Utc::now();
     let list = state
         .store
         .call(move |s| {
@@ -639,6 +648,7 @@ async fn blogs(
                     None => (0, 0),
                 };
                 let b = blog.unwrap_or_default();
+                let (st, why) = super::api::blog_state(&b, paused.contains(&w.url), now);
                 out.push(serde_json::json!({
                     "slug": slug,
                     "url": w.url,
@@ -646,6 +656,8 @@ async fn blogs(
                     "title": title_of(&w, b.title.as_deref()),
                     "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.clone() },
                     "retired": b.retired,
+                    "state": st,
+                    "state_reason": why,
                     "polls": b.polls,
                     "failures": b.failures,
                     "last_error": b.last_error,

@@ -192,10 +192,7 @@ impl Store {
 
     /// The newest `n` events (all blogs), oldest first: what the dashboard shows before
     /// its stream goes live.
-    pub fn recent_events(
-        &self,
-        n: usize,
-    ) -> Result<Vec<(i64, crate::model::Event)>, StoreError> {
+    pub fn recent_events(&self, n: usize) -> Result<Vec<(i64, crate::model::Event)>, StoreError> {
         let first: Option<i64> = self.with(|c| {
             Ok(c.query_row(
                 "SELECT MIN(seq) FROM (SELECT seq FROM events ORDER BY seq DESC LIMIT ?1)",

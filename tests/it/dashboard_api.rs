@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::dashboard::{config_text, Dash, LONG};
+use common::dashboard::{block_posts, blocks_page, config_text, Dash, LONG};
 use common::http::request;
 use common::notify::{gen_posts, live_page, PageServer};
 use common::*;
@@ -345,22 +345,6 @@ impl Dash {
     }
 }
 
-/// A page of repeated post blocks without structured data: the layout analyser's case.
-fn blocks_page(n: usize) -> String {
-    let mut posts = String::new();
-    for i in (1..=n).rev() {
-        posts.push_str(&format!(
-            "<article class=\"update\" id=\"u{i}\"><time datetime=\"2026-01-01T1{i}:00:00Z\">1{i}:00</time>\
-             <h2>Update {i} on the storm</h2><p>Rain and wind kept falling over the coast this hour, number {i}, \
-             with crews out on every road and more to come later in the evening.</p></article>\n"
-        ));
-    }
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Storm live</title></head>\
-         <body><header><nav><a href=\"/\">Home</a></nav></header><main><h1>Storm live</h1>{posts}</main></body></html>"
-    )
-}
-
 #[test]
 fn a_posts_history_has_every_revision_and_check_shows_the_layout() {
     let dir = tempfile::tempdir().unwrap();
@@ -437,7 +421,7 @@ fn a_posts_history_has_every_revision_and_check_shows_the_layout() {
     assert_eq!(kinds, ["edit", "correction"], "oldest first: {recent}");
 
     // Trying a URL: the posts `check --json` prints, and the layout chosen.
-    let other = PageServer::start(blocks_page(4));
+    let other = PageServer::start(blocks_page("Storm live", &block_posts(4)));
     let (status, c) = d.api("POST", "/api/check", Some(&json!({"url": other.url()})));
     assert_eq!(status, 200, "{c}");
     assert_eq!(c["title"], "Storm live");

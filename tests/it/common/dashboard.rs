@@ -94,7 +94,6 @@ impl Dash {
         self.proc.as_ref().expect("running").signal(sig);
     }
 
-    #[allow(dead_code)]
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -167,4 +166,39 @@ impl Drop for Dash {
             let _ = p.0.wait();
         }
     }
+}
+
+/// A page of repeated post blocks (`<article>` with a time, a heading and a paragraph)
+/// without structured data, newest first: the layout analyser's case. Headlines and
+/// bodies are HTML as given.
+pub fn blocks_page(title: &str, posts: &[super::notify::GenPost]) -> String {
+    let mut html = String::new();
+    for (i, p) in posts.iter().enumerate().rev() {
+        html.push_str(&format!(
+            "<article class=\"update\" id=\"{id}\"><time datetime=\"2026-01-01T{h:02}:00:00Z\">{h:02}:00</time>\
+             <h2>{headline}</h2><p>{body}</p></article>\n",
+            id = p.id,
+            h = 10 + i,
+            headline = p.headline,
+            body = p.body,
+        ));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><header><nav><a href=\"/\">Home</a></nav></header><main><h1>{title}</h1>{html}</main></body></html>"
+    )
+}
+
+/// `n` posts for [`blocks_page`], `u1` … `un`, long enough to be read as posts.
+pub fn block_posts(n: usize) -> Vec<super::notify::GenPost> {
+    (1..=n)
+        .map(|i| super::notify::GenPost {
+            id: format!("u{i}"),
+            headline: format!("Update {i} on the storm"),
+            body: format!(
+                "Rain and wind kept falling over the coast this hour, number {i}, with crews out \
+                 on every road and more to come later in the evening."
+            ),
+        })
+        .collect()
 }
