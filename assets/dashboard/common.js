@@ -142,5 +142,52 @@ const LW = (() => {
     return '/blogs/' + encodeURIComponent(slug) + '/posts/' + encodeURIComponent(id);
   }
 
-  return { token, headers, el, api, diffNode, fmtTime, ago, truncate, postTitle, postLink, showLogin };
+  // One server-sent event block (`id:`, `event:`, `data:` lines): its event, or null.
+  function parseBlock(block) {
+    let data = '';
+    for (const line of block.split('\n')) {
+      if (line.startsWith('data:')) data += (data ? '\n' : '') + line.slice(5).replace(/^ /, '');
+    }
+    if (!data) return null;
+    try {
+      return JSON.parse(data);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Follow /events, read with fetch (so the token can go in a header), for ever: after a
+  // dropped connection it reconnects with Last-Event-ID = lastId() (the last event shown),
+  // so the server sends what was missed first. onState('live' | 'reconnecting', text).
+  async function follow(lastId, onEvent, onState) {
+    for (;;) {
+      try {
+        const h = headers({ Accept: 'text/event-stream' });
+        const last = lastId();
+        if (last) h['Last-Event-ID'] = last;
+        const r = await fetch('/events', { headers: h, cache: 'no-store' });
+        if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
+        onState('live', 'live');
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value.replace(/\r\n?/g, '\n');
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const ev = parseBlock(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+            if (ev) onEvent(ev);
+          }
+        }
+      } catch (e) {
+        // reconnect below
+      }
+      onState('reconnecting', 'reconnecting…');
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+
+  return { token, headers, el, api, diffNode, fmtTime, ago, truncate, postTitle, postLink, showLogin, follow };
 })();

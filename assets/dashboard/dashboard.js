@@ -124,51 +124,6 @@
     lastId = ev.id;
   }
 
-  // One server-sent event block (`id:`, `event:`, `data:` lines).
-  function handleBlock(block) {
-    let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('data:')) data += (data ? '\n' : '') + line.slice(5).replace(/^ /, '');
-    }
-    if (!data) return;
-    try {
-      addEvent(JSON.parse(data));
-      refreshSoon();
-    } catch (e) {
-      // not an event
-    }
-  }
-
-  // /events read with fetch (so the token can go in a header), resumed with
-  // Last-Event-ID after the last event shown whenever the connection drops.
-  async function follow() {
-    for (;;) {
-      try {
-        const h = LW.headers({ Accept: 'text/event-stream' });
-        if (lastId) h['Last-Event-ID'] = lastId;
-        const r = await fetch('/events', { headers: h, cache: 'no-store' });
-        if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
-        setConn('live', 'live');
-        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buf = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += value.replace(/\r\n?/g, '\n');
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            handleBlock(buf.slice(0, i));
-            buf = buf.slice(i + 2);
-          }
-        }
-      } catch (e) {
-        // reconnect below
-      }
-      setConn('reconnecting', 'reconnecting…');
-      await new Promise((res) => setTimeout(res, 1000));
-    }
-  }
-
   // ---- watches ----
 
   async function watchAction(w, action) {
@@ -271,7 +226,10 @@
       setConn('error', e.status === 401 ? 'token needed' : 'error: ' + e.message);
       if (e.status === 401) return;
     }
-    follow();
+    LW.follow(() => lastId, (ev) => {
+      addEvent(ev);
+      refreshSoon();
+    }, setConn);
     setInterval(() => {
       loadBlogs().catch(() => {});
       loadWatches().catch(() => {});

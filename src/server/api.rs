@@ -138,7 +138,18 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     let cfg = state.api.watches.config();
     let token = match cfg.api_token {
         Some(t) => t,
-        None if cfg.listen.is_none_or(|a| a.ip().is_loopback()) => return Ok(()),
+        // Without a token only this machine may ask: a page whose own host name was made to
+        // point at 127.0.0.1 (DNS rebinding) sends that name as Host and is refused.
+        None if cfg.listen.is_none_or(|a| a.ip().is_loopback()) => {
+            return if loopback_host(headers) {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "without api_token the API and the dashboard answer only requests for a loopback host (127.0.0.1, [::1], localhost); set api_token to reach them under another name",
+                ))
+            };
+        }
         // The config check refuses this; never serve an open API on the network anyway.
         None => {
             return Err(ApiError::new(
@@ -160,6 +171,21 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
             "this endpoint needs the API token: Authorization: Bearer TOKEN (api_token in the config)",
         )),
     }
+}
+
+/// The request's `Host` is a loopback address or `localhost` (with any port).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// [`authorize`], and refuse a request another site's page made.

@@ -236,6 +236,25 @@ fn bad_watch_requests_are_json_errors_naming_the_field() {
         Some(&json!({ "url": url })),
     );
     assert_eq!(r.status, 403, "{}", r.body);
+    // Nor can a page whose host name was pointed at 127.0.0.1 (DNS rebinding).
+    let raw = |host: &str| {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        write!(
+            c,
+            "GET /api/watches HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let rebound = raw("evil.example:80");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    for host in ["localhost", "[::1]:9", "127.0.0.2:1"] {
+        let ok = raw(host);
+        assert!(ok.starts_with("HTTP/1.1 200"), "{host}: {ok}");
+    }
     assert!(d.watches().is_empty(), "no bad request added a watch");
     // A good one with every field.
     let (status, w) = d.api(

@@ -256,6 +256,22 @@ fn the_dashboard_follows_blogs_live_and_shows_a_posts_history() {
         json!("Harbour closed as the storm arrives")
     );
 
+    // A new revision appears on the open history page without a reload.
+    b.js("window.__loaded_once = 'history'; return true");
+    posts[0].body =
+        "Paragraph one of update 1, now rewritten once more.\n\nParagraph two of update 1.".into();
+    storm.set(live_page("Storm live: the coast braces", &posts));
+    b.wait_js(
+        "the third revision on the open history page",
+        "return document.querySelectorAll('#revisions li.revision').length === 3",
+        vec![],
+    );
+    assert_eq!(
+        b.js("return window.__loaded_once"),
+        json!("history"),
+        "no reload"
+    );
+
     // The corrected post's history highlights the note.
     let path = b.js_with(
         "return '/blogs/' + arguments[0] + '/posts/' + encodeURIComponent(arguments[1])",
@@ -396,4 +412,60 @@ fn a_watch_added_through_the_page_is_polled_and_kept_across_restarts() {
     assert!(wait_for(Duration::from_secs(5), || d.watches()[0]
         ["paused"]
         == true));
+}
+
+#[test]
+fn on_a_non_loopback_bind_the_dashboard_asks_for_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = PageServer::start(live_page("Token blog live", &gen_posts(2)));
+    let port = free_port();
+    let token = "browser-Token-42";
+    let text = common::dashboard::config_text(
+        &format!("0.0.0.0:{port}"),
+        "api_token = \"${LW_TEST_API_TOKEN}\"",
+        &[&page.url()],
+    );
+    let d = Dash::start_with(dir.path(), port, &text, &[("LW_TEST_API_TOKEN", token)]);
+    let b = Browser::start();
+    b.goto(&d.url("/"));
+    // No data without the token: the page asks for it.
+    b.wait_js(
+        "the token prompt",
+        "return !document.getElementById('login').hidden && !!document.querySelector('#login input[type=password]')",
+        vec![],
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#watches tbody tr').length"),
+        json!(0)
+    );
+    b.type_into("#login input[type=password]", "wrong");
+    b.js("window.__before_sign_in = true; return true");
+    b.click("#login button");
+    b.wait_js(
+        "the prompt again, on the reloaded page, after a wrong token",
+        "return !window.__before_sign_in && !document.getElementById('login').hidden",
+        vec![],
+    );
+    b.type_into("#login input[type=password]", token);
+    b.click("#login button");
+    let rows = b.wait_js(
+        "the watch list with the token",
+        "const r = document.querySelectorAll('#watches tbody tr'); return r.length && r[0].textContent;",
+        vec![],
+    );
+    assert!(rows.as_str().unwrap().contains(&page.url()), "{rows}");
+    b.wait_js(
+        "the stream, read with the token",
+        "return document.getElementById('conn').dataset.state === 'live'",
+        vec![],
+    );
+    // A new post arrives through the authenticated stream.
+    let mut posts = gen_posts(2);
+    posts.push(GenPost {
+        id: "post-3".into(),
+        headline: "Polls close in the north".into(),
+        body: "Counting starts at ten.".into(),
+    });
+    page.set(live_page("Token blog live", &posts));
+    wait_item(&b, "new", "Polls close in the north");
 }
