@@ -603,7 +603,9 @@ async fn serve(
                             cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
                         }
                         daemon.reload(cfg).await;
-                        let urls: Vec<&str> = daemon.config().watches.iter().map(|w| w.url.as_str()).collect();
+                        // The API's watches too: their series must not be dropped.
+                        let all = daemon.api_watches().all_watches();
+                        let urls: Vec<&str> = all.iter().map(|w| w.url.as_str()).collect();
                         crate::metrics::global().retain_blogs(&urls);
                         *watches.write().unwrap_or_else(|e| e.into_inner()) = daemon.config().watches.clone();
                     }

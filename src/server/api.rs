@@ -838,7 +838,8 @@ pub fn blog_state(
     }
     let recent = pace.recent.iter().filter(|t| now - **t <= window).count();
     if recent > 0 {
-        return ("live", format!("{recent} changes in 10 min"));
+        let s = if recent == 1 { "" } else { "s" };
+        return ("live", format!("{recent} change{s} in 10 min"));
     }
     let since = pace.last_activity.or(b.last_new_post_at);
     match since {
