@@ -853,3 +853,110 @@ pub fn blog_state(
         None => ("quiet", "no change seen yet".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_watch_request_is_checked_field_by_field() {
+        let notifiers = vec!["desk".to_string()];
+        let w = parse_watch(
+            &body(
+                json!({"url": " https://e.org/live ", "name": " Live ", "interval": "5m",
+                         "notify": ["desk"], "extractor": "jsonld"}),
+            ),
+            &notifiers,
+        )
+        .unwrap();
+        assert_eq!(w.url, "https://e.org/live");
+        assert_eq!(w.name.as_deref(), Some("Live"));
+        assert_eq!(w.interval_ms, Some(300_000));
+        let watch = w.to_watch();
+        assert_eq!(watch.interval, Duration::from_secs(300));
+        assert_eq!(watch.strategy, Strategy::Named("jsonld".into()));
+        let secs = parse_watch(&body(json!({"url": "http://e.org/", "interval": 1.5})), &[]);
+        assert_eq!(secs.unwrap().interval_ms, Some(1500));
+        let field = |v: Value| parse_watch(&body(v), &notifiers).unwrap_err().field;
+        assert_eq!(field(json!({"name": "x"})), Some("url".into()));
+        assert_eq!(
+            field(json!({"url": "javascript:alert(1)"})),
+            Some("url".into())
+        );
+        assert_eq!(
+            field(json!({"url": "http://e.org/", "interval": -1})),
+            Some("interval".into())
+        );
+        assert_eq!(
+            field(json!({"url": "http://e.org/", "notify": ["other"]})),
+            Some("notify".into())
+        );
+        assert_eq!(
+            field(json!({"url": "http://e.org/", "selectors": {"post": "a", "time": ">>"}})),
+            Some("selectors.time".into())
+        );
+    }
+
+    #[test]
+    fn only_loopback_host_names_pass_without_a_token() {
+        let host = |h: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, h.parse().unwrap());
+            loopback_host(&m)
+        };
+        for ok in [
+            "127.0.0.1:9477",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:9477",
+            "127.1.2.3",
+        ] {
+            assert!(host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:9477",
+            "192.0.2.1:9477",
+            "[::2]:1",
+            "localhost.evil.example",
+        ] {
+            assert!(!host(bad), "{bad}");
+        }
+        assert!(!loopback_host(&HeaderMap::new()), "no Host, no answer");
+    }
+
+    #[test]
+    fn a_blogs_state_says_why() {
+        let now = Utc::now();
+        let mut b = crate::store::BlogRow {
+            id: 1,
+            polls: 3,
+            ..Default::default()
+        };
+        assert_eq!(blog_state(&b, false, now).0, "quiet");
+        assert_eq!(blog_state(&b, true, now).0, "paused");
+        b.sched = json!({"recent": [rfc3339(now - chrono::Duration::minutes(2))]});
+        assert_eq!(
+            blog_state(&b, false, now),
+            ("live", "1 change in 10 min".into())
+        );
+        b.sched = json!({"closed_at": rfc3339(now), "closed_why": "coverage ended"});
+        assert_eq!(
+            blog_state(&b, false, now),
+            ("closed", "coverage ended".into())
+        );
+        b.failures = 2;
+        b.last_error = Some("HTTP 503".into());
+        let (s, why) = blog_state(&b, false, now);
+        assert_eq!(s, "failing");
+        assert!(why.contains("HTTP 503") && why.contains('2'), "{why}");
+        b.retired = true;
+        assert_eq!(blog_state(&b, false, now).0, "retired");
+        let fresh = crate::store::BlogRow::default();
+        assert_eq!(blog_state(&fresh, false, now).0, "new");
+    }
+}

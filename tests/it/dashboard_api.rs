@@ -130,6 +130,9 @@ fn watches_are_added_paused_resumed_removed_and_kept_across_restarts() {
         "polled after a restart\n{}",
         d.dump()
     );
+    // `livewatch status` names it too.
+    let st = statuses(&d.state);
+    assert_eq!(st[&added.url()]["name"], "Added blog", "{st:?}");
 
     // The config's watch is read-only.
     let cfg_id = cfg_watch["id"].as_str().unwrap();
