@@ -91,7 +91,8 @@ fn watches_are_added_paused_resumed_removed_and_kept_across_restarts() {
     let (status, p) = d.api("POST", &format!("/api/watches/{id}/pause"), None);
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["paused"], true);
-    std::thread::sleep(Duration::from_millis(500));
+    // Time for the task to stop, even on a busy machine.
+    std::thread::sleep(Duration::from_millis(1000));
     let paused_at = polls(&added);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
@@ -151,7 +152,8 @@ fn watches_are_added_paused_resumed_removed_and_kept_across_restarts() {
     assert_eq!(status, 204);
     let list = d.watches();
     assert!(by_source(&list, "api").is_empty(), "{list:?}");
-    std::thread::sleep(Duration::from_millis(500));
+    // Time for the task to stop, even on a busy machine.
+    std::thread::sleep(Duration::from_millis(1000));
     let gone_at = polls(&added);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(

@@ -42,13 +42,15 @@ fn stream_texts(b: &Browser) -> Vec<String> {
         .collect()
 }
 
-/// Wait for a stream item of `kind` whose text contains `text`; returns its index (0 = top).
+/// Wait for a stream item of `kind` whose text contains `text`; returns its index among
+/// the items of its blog (0 = top; another blog's events may come in between).
 fn wait_item(b: &Browser, kind: &str, text: &str) -> usize {
     let v = b.wait_js(
         &format!("a {kind} item with {text:?} in the live stream"),
         "const items = [...document.querySelectorAll('#stream li')];
-         const i = items.findIndex(li => li.dataset.kind === arguments[0] && li.textContent.includes(arguments[1]));
-         return i >= 0 ? i + 1 : null;",
+         const li = items.find(li => li.dataset.kind === arguments[0] && li.textContent.includes(arguments[1]));
+         if (!li) return null;
+         return items.filter(x => x.dataset.blog === li.dataset.blog).indexOf(li) + 1;",
         vec![json!(kind), json!(text)],
     );
     v.as_u64().unwrap() as usize - 1
@@ -137,7 +139,7 @@ fn the_dashboard_follows_blogs_live_and_shows_a_posts_history() {
     storm.set(live_page("Storm live: the coast braces", &posts));
     let i = wait_item(&b, "edit", "Harbour closed");
     assert_eq!(i, 0, "the newest on top: {:?}", stream_texts(&b));
-    let diff = b.js("const li = document.querySelectorAll('#stream li')[0];
+    let diff = b.js("const li = document.querySelector('#stream li.kind-edit');
          return {del: [...li.querySelectorAll('del')].map(e => e.textContent),
                  ins: [...li.querySelectorAll('ins')].map(e => e.textContent)};");
     assert_eq!(diff["del"], json!(["some"]), "{diff}");

@@ -57,7 +57,7 @@ impl Browser {
         // An alert stays open for the test to find (instead of being dismissed).
         caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
             let attempt = rt.block_on(
                 ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
