@@ -1,8 +1,10 @@
 //! The dashboard in a real Chromium (headless, through chromedriver) against the real
 //! daemon on loopback: the blog list, the live stream as a local blog changes (a new post
 //! without a reload, an edit with its word diff, a correction, a removal, the filters), a
-//! post's history page, a post holding `<script>alert(1)</script>` shown as text, and a
-//! watch added through the page that is polled and still there after a restart.
+//! post's history page, a post holding `<script>alert(1)</script>` shown as text, a
+//! watch added through the page that is polled and still there after a restart, the open
+//! page resuming its stream with `Last-Event-ID` across that restart, and the token prompt
+//! on a non-loopback bind.
 //!
 //! With `LIVEWATCH_SCREENSHOT=PATH` the stream test saves its screenshot of the dashboard
 //! there (`docs/dashboard.png` in the README was taken so).
@@ -386,6 +388,50 @@ fn a_watch_added_through_the_page_is_polled_and_kept_across_restarts() {
         "the blog in the blog list",
         "return [...document.querySelectorAll('#blogs tbody tr')].some(r => r.textContent.includes('Election night'))",
         vec![],
+    );
+
+    // A new post of the added watch comes into the stream.
+    let mut posts = gen_posts(3);
+    posts.push(GenPost {
+        id: "post-4".into(),
+        headline: "First results from the coast".into(),
+        body: "Turnout is up by four points.".into(),
+    });
+    page.set(live_page("Election night live", &posts));
+    wait_item(&b, "new", "First results from the coast");
+    let first_id = b.js("return document.querySelector('#stream li').dataset.id");
+    // Record the stream's requests from here on.
+    b.js("window.__streams = []; const f = window.fetch;
+          window.fetch = (u, o) => { if (String(u).endsWith('/events'))
+              window.__streams.push((o && o.headers && o.headers['Last-Event-ID']) || null);
+            return f(u, o); };
+          return true");
+
+    // Stopped, a post meanwhile, started again: the open page reconnects, resuming after
+    // the last event it showed, and shows the new one without a reload.
+    d.stop();
+    b.wait_js(
+        "the stream to notice",
+        "return document.getElementById('conn').dataset.state === 'reconnecting'",
+        vec![],
+    );
+    posts.push(GenPost {
+        id: "post-5".into(),
+        headline: "Recount ordered in two districts".into(),
+        body: "The margin is under fifty votes.".into(),
+    });
+    page.set(live_page("Election night live", &posts));
+    d.run();
+    wait_item(&b, "new", "Recount ordered in two districts");
+    let streams = b.js("return window.__streams");
+    assert!(
+        streams.as_array().unwrap().contains(&first_id),
+        "reconnected with Last-Event-ID {first_id}: {streams}"
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#stream li').length"),
+        json!(2),
+        "each event once"
     );
 
     // Restarted: still watched, still polled, still on the page.

@@ -62,7 +62,8 @@ impl Dash {
         d
     }
 
-    fn run(&mut self) {
+    /// Start the daemon (again, after [`Dash::stop`]) and wait for its endpoint.
+    pub fn run(&mut self) {
         self.proc = Some(run_daemon_env(
             &self.config,
             &self.state,
