@@ -57,6 +57,7 @@ pub async fn serve(
             committed: daemon.shared().committed.subscribe(),
             health: daemon.shared().health.clone(),
             stuck_after: crate::daemon::stuck_after(daemon.shared().fetcher.settings().timeout),
+            api: crate::server::api::Api::new(&daemon),
         };
         let stop = daemon.shutdown_signal();
         tokio::spawn(async move {
@@ -118,7 +119,9 @@ pub async fn serve(
                 match reload.load() {
                     Ok(cfg) => {
                         daemon.reload(cfg).await;
-                        let urls: Vec<&str> = daemon.config().watches.iter().map(|w| w.url.as_str()).collect();
+                        // The API's watches too: their series must not be dropped.
+                        let all = daemon.api_watches().all_watches();
+                        let urls: Vec<&str> = all.iter().map(|w| w.url.as_str()).collect();
                         crate::metrics::global().retain_blogs(&urls);
                         *watches.write().unwrap_or_else(|e| e.into_inner()) = daemon.config().watches.clone();
                     }

@@ -263,6 +263,12 @@ pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
             format!("{} ago", humantime::format_duration(Duration::from_secs(s)))
         }
     };
+    // Names of the watches added through the HTTP API.
+    let api_names: std::collections::HashMap<String, String> = store
+        .api_watches()?
+        .into_iter()
+        .filter_map(|w| Some((w.url, w.spec.get("name")?.as_str()?.to_string())))
+        .collect();
     let mut out = std::io::stdout().lock();
     for b in store.blogs()? {
         let (posts, removed) = store.post_counts(b.id)?;
@@ -271,7 +277,8 @@ pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
         let name = cfg
             .as_ref()
             .and_then(|c| c.watches.iter().find(|w| w.url == b.url))
-            .and_then(|w| w.name.clone());
+            .and_then(|w| w.name.clone())
+            .or_else(|| api_names.get(&b.url).cloned());
         if a.json {
             let v = serde_json::json!({
                 "url": b.url, "name": name, "title": b.title, "status": b.status, "retired": b.retired,

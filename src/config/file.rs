@@ -18,6 +18,9 @@ pub struct ConfigFile {
     pub state_dir: Option<PathBuf>,
     /// Address of the HTTP endpoint (health, metrics, feeds); off when unset.
     pub listen: Option<Spanned<String>>,
+    /// Bearer token of the HTTP API's write endpoints and the dashboard; required when
+    /// `listen` is not a loopback address.
+    pub api_token: Option<Spanned<String>>,
     /// Body cap per response, after decompression (default 16MiB).
     pub max_body: Option<Size>,
     /// Concurrent requests per host (default 2).

@@ -25,6 +25,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub listen: Option<std::net::SocketAddr>,
+    /// `api_token` (`${VAR}` expanded); see [`crate::server::api`].
+    pub api_token: Option<String>,
     pub fetch: FetchSettings,
     pub problem_after: u32,
     pub watches: Vec<Watch>,

@@ -106,6 +106,7 @@ impl Validator<'_> {
                 None
             }
         });
+        let api_token = self.api_token(&raw, listen);
         let defaults = FetchSettings::default();
         let fetch = FetchSettings {
             max_body: raw.max_body.map(|s| s.0).unwrap_or(defaults.max_body),
@@ -154,11 +155,37 @@ impl Validator<'_> {
             path: None,
             state_dir: raw.state_dir.clone(),
             listen,
+            api_token,
             fetch,
             problem_after: raw.problem_after.unwrap_or(3).max(1),
             watches,
             notifiers,
         }
+    }
+
+    /// `api_token`, which must be set (and not empty) when `listen` is not loopback.
+    fn api_token(
+        &mut self,
+        raw: &ConfigFile,
+        listen: Option<std::net::SocketAddr>,
+    ) -> Option<String> {
+        let token = raw.api_token.as_ref().map(|t| (self.expand(t), t.span()));
+        if let Some((t, span)) = &token {
+            if t.trim().is_empty() {
+                self.err(span.clone(), "api_token is empty");
+            }
+        }
+        if let (Some(addr), None, Some(l)) = (listen, &token, &raw.listen) {
+            if !addr.ip().is_loopback() {
+                self.err(
+                    l.span(),
+                    format!(
+                        "listen = \"{addr}\" is not a loopback address: set api_token (e.g. api_token = \"${{LIVEWATCH_API_TOKEN}}\") so that the API's write endpoints and the dashboard need it, or listen on 127.0.0.1"
+                    ),
+                );
+            }
+        }
+        token.map(|(t, _)| t)
     }
 
     fn watch(&mut self, w: &WatchFile, notifiers: &[String]) -> Watch {

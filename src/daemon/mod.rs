@@ -11,6 +11,7 @@ pub mod pace;
 pub mod poll;
 pub mod schedule;
 pub mod supervisor;
+pub mod watches;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -217,6 +218,21 @@ pub struct Daemon {
     shutdown_tx: watch::Sender<bool>,
     blogs: HashMap<String, (Watch, watch::Sender<bool>, JoinHandle<()>)>,
     workers: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
+    /// The watches added through the HTTP API, their task and the notifiers it uses.
+    api: Arc<watches::ApiWatches>,
+    api_routes: watch::Sender<Arc<Vec<Route>>>,
+    api_task: Option<JoinHandle<()>>,
+}
+
+/// Start the task of one blog; the sender stops it.
+fn spawn_blog(
+    shared: &Arc<Shared>,
+    w: Watch,
+    routes: &Arc<Vec<Route>>,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (tx, rx) = watch::channel(false);
+    let task = poll::BlogTask::new(shared.clone(), w, routes.clone());
+    (tx, tokio::spawn(task.run(rx)))
 }
 
 impl Daemon {
@@ -226,6 +242,8 @@ impl Daemon {
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
+        let api = Arc::new(watches::ApiWatches::load(store.clone(), &config)?);
+        let (api_routes, _) = watch::channel(routes.clone());
         Ok(Daemon {
             shared: Arc::new(Shared::standalone(store, fetcher, config.problem_after)),
             config,
@@ -233,6 +251,9 @@ impl Daemon {
             shutdown_tx,
             blogs: HashMap::new(),
             workers: Vec::new(),
+            api,
+            api_routes,
+            api_task: None,
         })
     }
 
@@ -254,6 +275,11 @@ impl Daemon {
         &self.config
     }
 
+    /// The watches added through the HTTP API.
+    pub fn api_watches(&self) -> &Arc<watches::ApiWatches> {
+        &self.api
+    }
+
     /// Start every blog task and delivery worker.
     pub fn start(&mut self) {
         self.shared.blogs.store(
@@ -264,12 +290,16 @@ impl Daemon {
             self.start_blog(w);
         }
         self.start_workers();
+        let manager = watches::Manager {
+            shared: self.shared.clone(),
+            api: self.api.clone(),
+            routes: self.api_routes.subscribe(),
+        };
+        self.api_task = Some(tokio::spawn(manager.run(self.shutdown_tx.subscribe())));
     }
 
     fn start_blog(&mut self, w: Watch) {
-        let (tx, rx) = watch::channel(false);
-        let task = poll::BlogTask::new(self.shared.clone(), w.clone(), self.routes.clone());
-        let handle = tokio::spawn(task.run(rx));
+        let (tx, handle) = spawn_blog(&self.shared, w.clone(), &self.routes);
         self.blogs.insert(w.url.clone(), (w, tx, handle));
     }
 
@@ -296,7 +326,9 @@ impl Daemon {
                 let _ = h.await;
             }
             self.start_workers();
+            let _ = self.api_routes.send(self.routes.clone());
         }
+        self.api.set_config(&config);
         let wanted: HashMap<String, Watch> = config
             .watches
             .iter()
@@ -342,6 +374,7 @@ impl Daemon {
             let _ = tx.send(true);
             handles.push(h);
         }
+        handles.extend(self.api_task.take());
         let all = futures_util::future::join_all(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("some tasks did not stop within {grace:?}; their work stays queued");

@@ -251,7 +251,7 @@ fn adds_correction(old: &Post, new: &Post) -> bool {
 }
 
 /// Headline, body and captions as one text, for diffs and correction notes.
-fn render(p: &Post) -> String {
+pub fn render(p: &Post) -> String {
     let mut s = String::new();
     if let Some(h) = &p.headline {
         s.push_str(h);

@@ -349,11 +349,7 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 fn watches(state: &AppState) -> Vec<Watch> {
-    state
-        .watches
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    state.all_watches()
 }
 
 #[derive(Clone, Copy)]
@@ -630,6 +626,15 @@ async fn blogs(
 ) -> Result<Json<Vec<serde_json::Value>>, FeedError> {
     let sources = slugs(&watches(&state));
     let base = base_url(&headers);
+    let paused: Vec<String> = state
+        .api
+        .watches
+        .list()
+        .into_iter()
+        .filter(|a| a.paused)
+        .map(|a| a.watch.url)
+        .collect();
+    let now = Utc::now();
     let list = state
         .store
         .call(move |s| {
@@ -642,6 +647,7 @@ async fn blogs(
                     None => (0, 0),
                 };
                 let b = blog.unwrap_or_default();
+                let (st, why) = super::api::blog_state(&b, paused.contains(&w.url), now);
                 out.push(serde_json::json!({
                     "slug": slug,
                     "url": w.url,
@@ -649,6 +655,8 @@ async fn blogs(
                     "title": title_of(&w, b.title.as_deref()),
                     "status": if b.id == 0 { "not polled yet".to_string() } else { b.status.to_string() },
                     "retired": b.retired,
+                    "state": st,
+                    "state_reason": why,
                     "polls": b.polls,
                     "failures": b.failures,
                     "last_error": b.last_error,

@@ -5,6 +5,8 @@
 //! `.await`. New events reach the SSE stream through [`AppState::committed`], a watch
 //! channel holding the newest committed event sequence number.
 
+pub mod api;
+pub mod dashboard;
 pub mod feeds;
 pub mod health;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub health: Arc<crate::daemon::Health>,
     /// A poll running longer than this makes `/healthz` report a stuck blog task.
     pub stuck_after: std::time::Duration,
+    /// The watch API and the dashboard ([`api`]).
+    pub api: Arc<api::Api>,
 }
 
 /// All routes.
@@ -36,6 +40,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(feeds::routes())
+        .merge(api::routes())
+        .merge(dashboard::routes())
         .with_state(state)
 }
 

@@ -26,11 +26,13 @@ mod feeds;
 mod outbox;
 mod posts;
 mod schema;
+mod watches;
 
 pub use blogs::{BlogRow, BlogStatus, Pace, PollRecord};
 pub use feeds::{CurrentPost, FeedPost};
 pub use outbox::{DeliveryState, Pending};
 pub use schema::SCHEMA_VERSION;
+pub use watches::{PostHistory, Revision, StoredWatch};
 
 /// Store errors. The message says what failed; the cause is the [`source`]
 /// (render the chain, as `{:#}` of an `anyhow::Error` or [`crate::fetch::error_chain`]

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::{SqlError, StoreError};
 
 /// The schema version this build writes. Each entry of `MIGRATIONS` moves one up.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 → 1
@@ -79,6 +79,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 1 → 2: the content fingerprint of the last parsed page (crate::fingerprint).
     "ALTER TABLE blogs ADD COLUMN content_fp BLOB;",
+    // 2 → 3: watches added through the HTTP API (watches.rs).
+    super::watches::MIGRATION,
 ];
 
 /// Bring the database at `path` up to [`SCHEMA_VERSION`]; refuse one written by a newer

@@ -13,6 +13,8 @@ mod hostile_support;
 
 mod adaptive;
 mod cli_config;
+mod dashboard_api;
+mod dashboard_browser;
 mod demo;
 mod diff_model;
 mod e2e_timelines;

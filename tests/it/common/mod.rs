@@ -4,6 +4,8 @@
 //! timeline scorers, the systemd notify socket), the external programs some tests need
 //! (found on `PATH` or failing with the Debian package to install) and waiting helpers.
 
+pub mod browser;
+pub mod dashboard;
 pub mod desktop;
 pub mod http;
 pub mod http_server;
