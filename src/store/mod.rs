@@ -115,8 +115,21 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        // Switching a new file to WAL takes the file's exclusive lock without waiting for
+        // it (SQLite answers SQLITE_BUSY at once when another process opens the same new
+        // file): try again for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r.map_err(open_err)?,
+            }
+        }
         // NORMAL is durable across process crashes in WAL mode; only a power loss can
         // lose the last commits (CRATES.md: 27 µs vs 166 µs per commit).
         conn.pragma_update(None, "synchronous", "NORMAL")
