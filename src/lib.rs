@@ -11,7 +11,7 @@
 //!   fingerprints, equal posts, so the page is not parsed.
 //! - [`extract`]: page bytes → posts (pure). Its parts:
 //!   - [`extract::decode`]: bytes → text (charset); [`extract::depth`]: a bound on nesting
-//!     before the parser; [`extract::text`]: element → plain text; [`extract::time`]: time
+//!     before the parser; [`extract::html_text`]: HTML → plain text; [`extract::time`]: time
 //!     stamps as blogs write them → UTC; [`extract::select`]: the built-in selectors,
 //!     compiled once.
 //!   - [`extract::jsonld`], [`extract::microdata`]: schema.org `LiveBlogPosting`.
@@ -34,15 +34,19 @@
 //!   [`notify::discord`], [`notify::telegram`], [`notify::ntfy`], and [`notify::email`],
 //!   [`notify::mqtt`], [`notify::command`]; shared by them: [`notify::http`] (one request
 //!   with retries classified), [`notify::message`] (an event's human text),
-//!   [`notify::template`] (user templates).
+//!   [`notify::template`] (user templates); [`notify::route`] (the filters that pick a
+//!   notifier's events).
 //! - [`daemon`]: the running parts: [`daemon::poll`] (a blog's poll loop: the I/O of a
 //!   poll), [`daemon::outcome`] (the pure step of a poll: what was seen → what to write
 //!   and tell), [`daemon::pace`] (adaptive intervals, closing, retiring),
-//!   [`daemon::schedule`] (jitter and backoff), [`daemon::delivery`] (outbox → notifier
-//!   workers, retries, bursts), [`daemon::supervisor`] (systemd notify and watchdog).
+//!   [`daemon::schedule`] (jitter, and the one `Backoff` of polls and deliveries),
+//!   [`daemon::delivery`] (outbox → notifier workers, retries, bursts),
+//!   [`daemon::supervisor`] (systemd notify and watchdog).
 //!
 //! Around them: [`config`] (the TOML config, validated, and its errors), [`model`] (Post,
-//! Event), [`text`] (small text helpers), [`cli`] (the commands), [`telemetry`] (logging),
+//! Event), [`text`] (small string helpers), [`cli`] (the commands), [`control`] (the
+//! daemon's control loop: signals, SIGHUP reload, watchdog, sd-notify), [`telemetry`]
+//! (logging),
 //! [`metrics`] (counters behind `/metrics`), [`server`] (HTTP: [`server::health`],
 //! [`server::feeds`] with the event stream), [`replay`] (record a blog's responses, replay
 //! them through the pipeline), [`demo`] (a changing live blog on loopback).
