@@ -36,3 +36,4 @@ mod replay_record;
 mod service_daemon;
 mod service_http;
 mod service_units;
+mod vendor_feeds;
