@@ -141,12 +141,13 @@ pub fn discover(doc: &Html, raw: &str, page_url: &str) -> Option<Feed> {
     })
 }
 
-/// [`discover`] on page bytes (decoded and parsed here).
+/// [`discover`] on page bytes (decoded and parsed here, only when the bytes name a
+/// vendor: the daemon asks on every fetched page).
 pub fn discover_in(page: &super::Page<'_>) -> Option<Feed> {
-    let text = super::decode::decode(page.body, page.content_type);
-    if !wordpress::mentioned(&text) && !sourcefabric::mentioned(&text) {
+    if !wordpress::mentioned(page.body) && !sourcefabric::mentioned(page.body) {
         return None;
     }
+    let text = super::decode::decode(page.body, page.content_type);
     let doc = Html::parse_document(&super::depth::bound(&text));
     discover(&doc, &text, page.url)
 }

@@ -3,7 +3,8 @@
 //!
 //! The page: the theme's `window.LB = {"api_host": "https://host/", "blog": {"_id": …}}`,
 //! or an embed whose address is `//host/embed/<blog>`, `//host/api/client_blogs/<blog>`
-//! or `//host/<tenant>/blogs/<blog>` (the forms the theme's own build accepts). The feed:
+//! or `//host/<tenant>/blogs/<blog>` (the forms the theme's own build accepts; the first
+//! and last only on a host named `…liveblog…`, as the hosted service's are). The feed:
 //! `<api_host>api/client_blogs/<blog>/posts?max_results=N&source=<Elasticsearch query>`,
 //! an Eve list: `{"_items": [{"_id", "_updated", "published_date",
 //! "content_updated_date", "deleted", "post_status", "sticky", "groups": [{"id": "root"},
@@ -27,8 +28,11 @@ use crate::model::Post;
 const MAX_RESULTS: u32 = 50;
 
 /// Cheap pre-check on the raw page.
-pub fn mentioned(raw: &str) -> bool {
-    raw.contains("api_host") || raw.contains("client_blogs") || raw.contains("/embed/")
+pub fn mentioned(raw: &[u8]) -> bool {
+    static ANY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r"(?i)api_host|client_blogs|liveblog[^/\s\x22']*/").unwrap()
+    });
+    ANY.is_match(raw)
 }
 
 /// (feed URL, blog id) of the live blog on the page.
@@ -46,6 +50,11 @@ pub fn discover(doc: &Html, raw: &str, base: &url::Url) -> Option<(String, Strin
     doc.select(sel("iframe[src], [data-src]")).find_map(|el| {
         let src = el.value().attr("src").or(el.value().attr("data-src"))?;
         let c = EMBED.captures(src.trim())?;
+        // `//host/embed/<id>` is also YouTube's form: only a Liveblog host, or its API.
+        let host = c[2].to_ascii_lowercase();
+        if !host.contains("liveblog") && !src.contains("/api/client_blogs/") {
+            return None;
+        }
         let scheme = c
             .get(1)
             .map(|m| m.as_str().to_string())

@@ -64,15 +64,30 @@ fn followed_feeds_are_named_with_their_url() {
         r.contains("https://news.example/wp-json/liveblog/v1/4711/get-entries/1/0"),
         "{r}"
     );
-    let r = one(r#"<iframe src="https://lb.example.org/embed/5a8fb"></iframe>"#);
+    let r = one(r#"<iframe src="https://news.liveblog.pro/embed/5a8fb"></iframe>"#);
     assert!(
         r.contains("Sourcefabric Liveblog embed (blog 5a8fb)"),
         "{r}"
     );
     assert!(
-        r.contains("https://lb.example.org/api/client_blogs/5a8fb/posts?max_results=50&source="),
+        r.contains("https://news.liveblog.pro/api/client_blogs/5a8fb/posts?max_results=50&source="),
         "{r}"
     );
+    // The same address form on another host is not a live blog (YouTube's embeds).
+    let yt = r#"<iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe>"#;
+    assert!(reasons(yt).is_empty());
+    let page = crate::extract::Page {
+        url: PAGE,
+        body: yt.as_bytes(),
+        content_type: None,
+        fetched_at: chrono::Utc::now(),
+    };
+    assert_eq!(discover_in(&page), None);
+    let page = crate::extract::Page {
+        body: br#"<div id="wpcom-liveblog-container" class="12"></div>"#,
+        ..page
+    };
+    assert_eq!(discover_in(&page).map(|f| f.blog_id), Some("12".into()));
 }
 
 #[test]

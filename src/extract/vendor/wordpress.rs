@@ -21,8 +21,11 @@ use crate::extract::text::text_of_fragment;
 use crate::model::Post;
 
 /// Cheap pre-check on the raw page.
-pub fn mentioned(raw: &str) -> bool {
-    raw.contains("liveblog_settings") || raw.contains("wpcom-liveblog-container")
+pub fn mentioned(raw: &[u8]) -> bool {
+    static ANY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new("liveblog_settings|wpcom-liveblog-container").unwrap()
+    });
+    ANY.is_match(raw)
 }
 
 /// (feed URL, post id) of the plugin's live blog on the page.
