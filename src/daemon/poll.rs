@@ -47,7 +47,7 @@ pub struct BlogTask {
     /// [`fingerprint::watch_key`] of the watch.
     fp_key: [u8; 32],
     /// The vendor feed followed instead of the page (see `feed.rs`).
-    pub(super) feed: std::sync::Mutex<Option<Feed>>,
+    pub(super) feed: std::sync::Mutex<super::feed::Followed>,
 }
 
 /// What a blog task keeps of its stored state between polls.

@@ -26,10 +26,11 @@ fn config(url: &str) -> String {
     )
 }
 
-/// (kind, post id) of the events so far.
+/// (kind, post id) of the post events so far.
 fn kinds(out: &std::path::Path) -> Vec<(String, String)> {
     read_jsonl(out)
         .iter()
+        .filter(|e| e["post"].is_object())
         .map(|e| {
             (
                 e["kind"].as_str().unwrap_or_default().to_string(),
@@ -47,6 +48,7 @@ fn run_steps(
     page_url: &str,
     extractor: &str,
     steps: &[(Value, Vec<(&str, &str)>)],
+    after: impl FnOnce(&std::path::Path),
 ) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &config(page_url));
@@ -80,6 +82,7 @@ fn run_steps(
     }
     // A few more polls: nothing more is reported (no second removal, no flapping).
     std::thread::sleep(Duration::from_millis(1500));
+    after(&out);
     d.signal("TERM");
     assert_eq!(
         d.wait_exit(Duration::from_secs(10)),
@@ -169,6 +172,7 @@ fn wordpress_liveblog_feed_new_edit_and_deletion() {
             (step1, vec![("new", "104"), ("edit", "102")]),
             (step2, vec![("removed", "101")]),
         ],
+        |_| {},
     );
     assert!(
         server.requests("/live/").len() <= 3,
@@ -239,6 +243,20 @@ fn sourcefabric_liveblog_feed_new_edit_and_deletion_flag() {
             (step1, vec![("new", "urn:p4"), ("edit", "urn:p2")]),
             (step2, vec![("removed", "urn:p2")]),
         ],
+        |out| {
+            // The page is read again now and then: an embed that ends is noticed.
+            server.set(
+                "/election",
+                Reply::html("<html><body><p>Moved.</p></body></html>"),
+            );
+            assert!(
+                wait_for(Duration::from_secs(40), || log_of(out).contains(
+                    "the page no longer embeds the sourcefabric-liveblog live blog"
+                )),
+                "{}",
+                log_of(out)
+            );
+        },
     );
 }
 
