@@ -41,6 +41,7 @@ pub(super) fn check(a: CheckArgs) -> Result<ExitCode> {
             a.target
         )));
     }
+    let mut fetched = None;
     let (body, url, content_type) = if !is_url {
         let body = std::fs::read(&a.target).with_context(|| format!("cannot read {}", a.target))?;
         clocked = a.at.is_some();
@@ -54,7 +55,11 @@ pub(super) fn check(a: CheckArgs) -> Result<ExitCode> {
         let fetcher = crate::fetch::Fetcher::new(fetch_settings)?;
         let r = rt.block_on(fetcher.fetch(&a.target, &Default::default()));
         match r.with_context(|| format!("cannot fetch {}", a.target))? {
-            crate::fetch::Fetched::Page(p) => (p.body, p.final_url, p.content_type),
+            crate::fetch::Fetched::Page(p) => {
+                let parts = (p.body.clone(), p.final_url.clone(), p.content_type.clone());
+                fetched = Some((rt, fetcher, p));
+                parts
+            }
             crate::fetch::Fetched::NotModified => {
                 anyhow::bail!("the server answered 304 to an unconditional GET")
             }
@@ -81,7 +86,25 @@ pub(super) fn check(a: CheckArgs) -> Result<ExitCode> {
         Some(_) => Strategy::Auto,
         None => watched.map(|w| w.strategy.clone()).unwrap_or_default(),
     };
-    let ex = if clocked {
+    // A page that embeds a vendor feed livewatch reads: the feed's posts, as the daemon
+    // would follow it.
+    let feed = match (&fetched, &strategy) {
+        (Some((rt, fetcher, resp)), Strategy::Auto) => {
+            rt.block_on(crate::fetch::feed::follow(fetcher, resp, fetched_at))
+        }
+        _ => None,
+    };
+    if let Some((f, _)) = &feed {
+        eprintln!("{} embed: following its feed {}", f.vendor.name(), f.url);
+    }
+    let ex = if let Some((f, r)) = feed {
+        match r.with_context(|| format!("cannot fetch the feed {}", f.url))? {
+            crate::fetch::Fetched::Page(p) => f.extract(&p.body),
+            crate::fetch::Fetched::NotModified => {
+                anyhow::bail!("the feed answered 304 to an unconditional GET")
+            }
+        }
+    } else if clocked {
         extract::extract(&page, &strategy)
     } else {
         extract::extract_unclocked(&page, &strategy)

@@ -463,7 +463,13 @@ fn page(
         }
         baseline = Some((extraction.posts.len(), extraction.extractor.clone()));
     } else {
-        let outcome = diff::compare(known, &extraction.posts, blog.polls);
+        let outcome = diff::compare_deleted(
+            known,
+            &extraction.posts,
+            blog.polls,
+            &extraction.deleted,
+            extraction.complete,
+        );
         match outcome.health {
             ListHealth::Ok => {}
             ListHealth::NoPosts | ListHealth::ListReplaced => {

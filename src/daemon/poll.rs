@@ -18,6 +18,7 @@ use super::outcome::{self, Context, Next, Outcome, Parsed, Seen, Verdict, Write}
 use super::pace::Pace;
 use super::{schedule, stopped, Route, Shared};
 use crate::config::Watch;
+use crate::extract::vendor::Feed;
 use crate::extract::{self, Page};
 use crate::fetch::{error_chain, FetchError, Fetched, Response};
 use crate::fingerprint::{self, Fingerprint};
@@ -45,6 +46,8 @@ pub struct BlogTask {
     state: std::sync::Mutex<Option<Cached>>,
     /// [`fingerprint::watch_key`] of the watch.
     fp_key: [u8; 32],
+    /// The vendor feed followed instead of the page (see `feed.rs`).
+    pub(super) feed: std::sync::Mutex<super::feed::Followed>,
 }
 
 /// What a blog task keeps of its stored state between polls.
@@ -100,6 +103,7 @@ impl BlogTask {
             routes,
             moved_to: Default::default(),
             state: Default::default(),
+            feed: Default::default(),
         }
     }
 
@@ -246,18 +250,14 @@ impl BlogTask {
         };
         let metrics = crate::metrics::global();
         metrics.poll(&self.watch.url);
-        let fetched = self
-            .shared
-            .fetcher
-            .fetch(&self.watch.url, &blog.validators)
-            .await;
+        let (fetched, feed) = self.fetch_source(&blog.validators).await;
         self.shared
             .fetcher
             .note_host_result(&self.watch.url, fetched.as_ref().map(|_| ()));
         if let Ok(Fetched::Page(resp)) = &fetched {
             metrics.bytes(resp.len);
         }
-        self.handle_with(blog, fetched, Utc::now()).await
+        self.handle_with(blog, fetched, feed, Utc::now()).await
     }
 
     /// Process one fetch result taken at `at`: `livewatch replay` feeds recorded
@@ -268,7 +268,7 @@ impl BlogTask {
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         match self.load().await {
-            Ok(blog) => self.handle_with(blog, fetched, at).await,
+            Ok(blog) => self.handle_with(blog, fetched, None, at).await,
             Err(e) => self.state_failed(&e),
         }
     }
@@ -277,6 +277,7 @@ impl BlogTask {
         &self,
         blog: BlogRow,
         fetched: Result<Fetched, FetchError>,
+        feed: Option<Feed>,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         let metrics = crate::metrics::global();
@@ -288,6 +289,10 @@ impl BlogTask {
             }
             Ok(Fetched::Page(resp)) => {
                 let (verdict, fp) = Verdict::of_page(&blog, &resp.hash, || {
+                    // A feed's JSON has no page fingerprint: any other bytes are parsed.
+                    if feed.is_some() {
+                        return None;
+                    }
                     fingerprint::fingerprint(
                         &self.fp_key,
                         &self.watch.strategy,
@@ -297,7 +302,7 @@ impl BlogTask {
                     )
                 });
                 match verdict {
-                    Verdict::Parse => self.process(blog, resp, fp, at).await,
+                    Verdict::Parse => self.process(blog, resp, fp, feed, at).await,
                     Verdict::SameBody | Verdict::NotModified => {
                         tracing::debug!(blog = %self.watch.url, "body unchanged");
                         metrics.unchanged();
@@ -508,9 +513,12 @@ impl BlogTask {
         blog: BlogRow,
         resp: Response,
         fp: Option<Fingerprint>,
+        feed: Option<Feed>,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
-        self.note_move(&resp.final_url);
+        if feed.is_none() {
+            self.note_move(&resp.final_url);
+        }
         let (watch, routes) = (self.watch.clone(), self.routes.clone());
         let problem_after = self.shared.problem_after;
         let store = self.shared.store.clone();
@@ -530,7 +538,10 @@ impl BlogTask {
                 fetched_at: at,
             };
             let started = std::time::Instant::now();
-            let extraction = extract::extract(&page, &watch.strategy);
+            let extraction = match &feed {
+                Some(f) => f.extract(&resp.body),
+                None => extract::extract(&page, &watch.strategy),
+            };
             crate::metrics::global().parse_time(started.elapsed());
             let ctx = Context {
                 watch: &watch,

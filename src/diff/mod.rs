@@ -105,6 +105,19 @@ pub struct Outcome {
 ///
 /// `known` must hold every stored post of the blog (removed and off-page ones too).
 pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
+    compare_deleted(known, polled, poll, &[], false)
+}
+
+/// [`compare`] where a vendor feed also flags posts as `deleted`, or lists every post
+/// (`complete`): a known post so flagged, or missing from a complete list, is removed at
+/// once (the vendor says so; no second look).
+pub fn compare_deleted(
+    known: &[Known],
+    polled: &[Post],
+    poll: i64,
+    deleted: &[String],
+    complete: bool,
+) -> Outcome {
     let active = known.iter().filter(|k| !k.removed && !k.off_page).count();
     if polled.is_empty() {
         return Outcome {
@@ -211,11 +224,12 @@ pub fn compare(known: &[Known], polled: &[Post], poll: i64) -> Outcome {
         .filter(|k| !k.removed && !present.contains_key(k.post.id.as_str()))
     {
         let older_present = present_list.iter().any(|p| p.cmp_age(k) == Ordering::Less);
+        let flagged = complete || deleted.contains(&k.post.id);
         let mut k2 = k.clone();
-        if older_present {
+        if older_present || flagged {
             k2.off_page = false;
             k2.missing += 1;
-            if k2.missing >= REMOVE_AFTER_POLLS {
+            if k2.missing >= REMOVE_AFTER_POLLS || flagged {
                 k2.removed = true;
                 k2.revision += 1;
                 removals.push(Change {

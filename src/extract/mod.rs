@@ -57,6 +57,7 @@ pub mod microdata;
 pub mod profiles;
 mod select;
 pub mod time;
+pub mod vendor;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -146,6 +147,11 @@ pub struct Extraction {
     pub layout: Option<generic::Layout>,
     /// The analyser's second-best layout: a score near the chosen one's means a weak guess.
     pub runner_up: Option<generic::Layout>,
+    /// Post ids a vendor feed flags as deleted ([`vendor`]): removed at once.
+    pub deleted: Vec<String>,
+    /// A vendor feed that lists every post of the blog: a known post missing from it
+    /// was deleted (removed at once).
+    pub complete: bool,
 }
 
 /// A post as one source saw it, before merging and before ids are settled.
@@ -324,7 +330,12 @@ fn extract_at(
 ) -> Extraction {
     let text = decode::decode(page.body, page.content_type);
     let doc = Html::parse_document(&depth::bound(&text));
-    extract_doc(&doc, &text, page, strategy, fetched_at)
+    let mut out = extract_doc(&doc, &text, page, strategy, fetched_at);
+    if out.posts.is_empty() {
+        // Say why the page is empty: a vendor embed, posts rendered in the browser.
+        out.attempts.extend(vendor::diagnose(&doc, &text, page.url));
+    }
+    out
 }
 
 fn host_of(url: &str) -> Option<String> {

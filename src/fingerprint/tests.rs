@@ -169,7 +169,12 @@ fn every_attribute_and_state_blob_the_extractors_name_is_covered() {
     let attr = regex::Regex::new(r#"["\[](data-[a-z0-9_-]+)"#).unwrap();
     let blob = regex::Regex::new(r"__[A-Z][A-Z_]+__").unwrap();
     let mut seen = 0;
-    for f in &files {
+    // `extract/vendor/` reads embed attributes only to find a vendor feed (on every
+    // fetched page, before the fingerprint shortcut is considered) and to word why a page
+    // without posts is empty (such a page has no stored fingerprint to match): never
+    // behind the shortcut.
+    let vendor = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/extract/vendor");
+    for f in files.iter().filter(|f| !f.starts_with(&vendor)) {
         let src = std::fs::read_to_string(f).unwrap();
         for c in attr.captures_iter(&src) {
             seen += 1;

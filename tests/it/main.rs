@@ -38,3 +38,4 @@ mod replay_record;
 mod service_daemon;
 mod service_http;
 mod service_units;
+mod vendor_feeds;

@@ -25,6 +25,8 @@ fn extraction(posts: Vec<Post>) -> Extraction {
         attempts: Vec::new(),
         layout: None,
         runner_up: None,
+        deleted: Vec::new(),
+        complete: false,
     }
 }
 

@@ -124,8 +124,10 @@ fn handle(conn: TcpStream, st: Arc<Mutex<State>>) {
                 path: path.clone(),
                 headers,
             });
+            // A page set without a query answers every query of its path.
             s.pages
                 .get(&path)
+                .or_else(|| s.pages.get(path.split('?').next().unwrap_or("")))
                 .cloned()
                 .unwrap_or_else(|| Reply::status(404))
         };

@@ -1,0 +1,80 @@
+//! A blog task's source: the page, or the vendor feed the page embeds
+//! ([`crate::extract::vendor`]), followed instead of the page once found.
+
+use super::poll::BlogTask;
+use crate::extract::vendor::Feed;
+use crate::extract::Strategy;
+use crate::fetch::{FetchError, Fetched, Validators};
+
+/// Feed polls between two reads of the page, to see that it still embeds the same feed
+/// (a publisher may end the embed or move to another vendor).
+pub const PAGE_RECHECK: u32 = 50;
+
+/// The feed a blog task follows, and its polls since the page was last read.
+#[derive(Debug, Default)]
+pub struct Followed {
+    feed: Option<Feed>,
+    polls: u32,
+}
+
+impl BlogTask {
+    /// Fetch the blog: its vendor feed when one is known, else the page — and when the
+    /// page embeds a feed livewatch reads (automatic extraction only), that feed from
+    /// then on. A failing feed falls back to the page (and is looked for again there);
+    /// every [`PAGE_RECHECK`] polls the page is read again.
+    pub(super) async fn fetch_source(
+        &self,
+        validators: &Validators,
+    ) -> (Result<Fetched, FetchError>, Option<Feed>) {
+        let fetcher = &self.shared.fetcher;
+        let url = &self.watch.url;
+        let (known, recheck) = {
+            let mut f = self.feed();
+            f.polls += 1;
+            (f.feed.clone(), f.polls > PAGE_RECHECK)
+        };
+        if let Some(feed) = known.as_ref().filter(|_| !recheck) {
+            let r = fetcher.fetch(&feed.url, validators).await;
+            match &r {
+                Ok(_) => return (r, Some(feed.clone())),
+                Err(e) => {
+                    tracing::warn!(blog = %url, feed = %feed.url, "the {} failed ({}): reading the page again", feed.extractor(), e.detail());
+                    self.feed().feed = None;
+                }
+            }
+        }
+        self.feed().polls = 0;
+        let page = fetcher.fetch(url, validators).await;
+        let (Ok(Fetched::Page(resp)), Strategy::Auto) = (&page, &self.watch.strategy) else {
+            return (page, None);
+        };
+        let Some((feed, r)) = crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
+        else {
+            if let Some(old) = self.feed().feed.take() {
+                tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
+            }
+            return (page, None);
+        };
+        match r {
+            Ok(_) => {
+                let mut f = self.feed();
+                if f.feed.as_ref() != Some(&feed) {
+                    tracing::info!(blog = %url, feed = %feed.url, "the page embeds a {} live blog: following its feed instead of the page", feed.vendor.name());
+                }
+                f.feed = Some(feed.clone());
+                drop(f);
+                (r, Some(feed))
+            }
+            Err(e) => {
+                tracing::warn!(blog = %url, feed = %feed.url, "the page embeds a {} live blog, but its feed failed ({}): reading the page", feed.vendor.name(), e.detail());
+                (page, None)
+            }
+        }
+    }
+
+    /// The feed followed (a std Mutex: held to copy or replace it, never across an
+    /// `.await`).
+    fn feed(&self) -> std::sync::MutexGuard<'_, Followed> {
+        self.feed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
