@@ -1,14 +1,10 @@
 //! The validated config: the settings the daemon runs on.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::extract::Strategy;
-use crate::notify::email::Security;
-use crate::notify::route::Filter;
-use crate::notify::template::BodyTemplate;
+pub use crate::notify::spec::{NotifierKind, NotifierSpec};
 
 /// The fastest interval livewatch accepts (tests and local pages need it).
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -96,94 +92,6 @@ impl Watch {
             notify: None,
             strategy: Strategy::Auto,
             announce_existing: 0,
-        }
-    }
-}
-
-/// A configured notifier, validated.
-#[derive(Debug, Clone)]
-pub struct NotifierSpec {
-    pub name: String,
-    pub kind: NotifierKind,
-    pub filter: Filter,
-    pub burst: Option<(u32, Duration)>,
-    pub give_up_after: Duration,
-    pub timeout: Duration,
-    /// First wait between delivery attempts; doubles per attempt up to 10 minutes.
-    pub retry_wait: Duration,
-    /// The message body template, when one is set.
-    pub template: Option<Arc<BodyTemplate>>,
-}
-
-/// The notifier types and their own settings.
-#[derive(Debug, Clone)]
-pub enum NotifierKind {
-    Stdout {
-        json: bool,
-    },
-    Desktop {
-        critical_urgency: bool,
-    },
-    Webhook {
-        url: String,
-        secret: Option<String>,
-        headers: BTreeMap<String, String>,
-    },
-    Slack {
-        url: String,
-        token: Option<String>,
-        channel: Option<String>,
-    },
-    Discord {
-        url: String,
-    },
-    Ntfy {
-        url: String,
-        token: Option<String>,
-        priority: Option<u8>,
-    },
-    Telegram {
-        url: String,
-        token: String,
-        chat_id: String,
-    },
-    Email {
-        host: String,
-        port: u16,
-        security: Security,
-        username: Option<String>,
-        password: Option<String>,
-        from: String,
-        to: Vec<String>,
-        subject: Option<Arc<BodyTemplate>>,
-    },
-    Mqtt {
-        host: String,
-        port: u16,
-        username: Option<String>,
-        password: Option<String>,
-        topic: String,
-        qos: u8,
-        retain: bool,
-    },
-    Command {
-        argv: Vec<String>,
-    },
-}
-
-impl NotifierKind {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            NotifierKind::Stdout { .. } => "stdout",
-            NotifierKind::Desktop { .. } => "desktop",
-            NotifierKind::Webhook { .. } => "webhook",
-            NotifierKind::Slack { .. } => "slack",
-            NotifierKind::Discord { .. } => "discord",
-            NotifierKind::Ntfy { .. } => "ntfy",
-            NotifierKind::Telegram { .. } => "telegram",
-            NotifierKind::Email { .. } => "email",
-            NotifierKind::Mqtt { .. } => "mqtt",
-            NotifierKind::Command { .. } => "command",
         }
     }
 }

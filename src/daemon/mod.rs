@@ -6,7 +6,6 @@
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
 pub mod delivery;
-mod feed;
 pub mod outcome;
 pub mod pace;
 pub mod poll;

@@ -27,6 +27,8 @@ use crate::store::{BlogRow, BlogStatus, Store, StoreError};
 
 pub use super::outcome::route_events;
 
+mod feed;
+
 /// Longest time a check that changed nothing but the time (a 304, an unchanged body)
 /// stays unwritten: what a crash can lose of a blog's poll count and last poll time
 /// (`livewatch status`, `/blogs`). Events, post changes, validators, failures and status
@@ -47,7 +49,7 @@ pub struct BlogTask {
     /// [`fingerprint::watch_key`] of the watch.
     fp_key: [u8; 32],
     /// The vendor feed followed instead of the page (see `feed.rs`).
-    pub(super) feed: std::sync::Mutex<super::feed::Followed>,
+    pub(super) feed: std::sync::Mutex<feed::Followed>,
 }
 
 /// What a blog task keeps of its stored state between polls.

@@ -12,6 +12,7 @@ pub mod mqtt;
 pub mod ntfy;
 pub mod route;
 pub mod slack;
+pub mod spec;
 pub mod stdout;
 pub mod telegram;
 pub mod template;
@@ -22,8 +23,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{NotifierKind, NotifierSpec};
 use crate::model::Event;
+pub use spec::{NotifierKind, NotifierSpec};
 
 /// One delivery attempt of one event.
 #[derive(Debug, Clone)]

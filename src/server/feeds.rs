@@ -647,7 +647,7 @@ async fn blogs(
                     None => (0, 0),
                 };
                 let b = blog.unwrap_or_default();
-                let (st, why) = super::api::blog_state(&b, paused.contains(&w.url), now);
+                let (st, why) = super::state::blog_state(&b, paused.contains(&w.url), now);
                 out.push(serde_json::json!({
                     "slug": slug,
                     "url": w.url,

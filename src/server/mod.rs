@@ -9,6 +9,7 @@ pub mod api;
 pub mod dashboard;
 pub mod feeds;
 pub mod health;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

@@ -38,4 +38,5 @@ mod replay_record;
 mod service_daemon;
 mod service_http;
 mod service_units;
+mod structure;
 mod vendor_feeds;

@@ -1,7 +1,7 @@
 //! A blog task's source: the page, or the vendor feed the page embeds
 //! ([`crate::extract::vendor`]), followed instead of the page once found.
 
-use super::poll::BlogTask;
+use super::BlogTask;
 use crate::extract::vendor::Feed;
 use crate::extract::Strategy;
 use crate::fetch::{FetchError, Fetched, Validators};
