@@ -17,7 +17,7 @@ use crate::text::plural;
 
 /// Where SIGHUP reloads the config from (`livewatch run`), and how.
 #[derive(Debug, Clone)]
-pub struct Reload {
+pub(crate) struct Reload {
     pub path: PathBuf,
     /// `--no-adaptive`: every watch keeps its interval fixed.
     pub no_adaptive: bool,
@@ -25,7 +25,7 @@ pub struct Reload {
 
 impl Reload {
     /// Read and validate the config, with the command line's overrides applied.
-    pub fn load(&self) -> Result<Config, ConfigErrors> {
+    pub(crate) fn load(&self) -> Result<Config, ConfigErrors> {
         let mut cfg = config::load(&self.path)?;
         if self.no_adaptive {
             cfg.watches.iter_mut().for_each(|w| w.adaptive = false);
@@ -36,7 +36,7 @@ impl Reload {
 
 /// Run the daemon until SIGINT/SIGTERM (or until `stop_after` has passed); reload on
 /// SIGHUP when there is a config file.
-pub async fn serve(
+pub(crate) async fn serve(
     cfg: Config,
     dir: PathBuf,
     reload_from: Option<Reload>,

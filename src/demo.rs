@@ -20,22 +20,22 @@ use crate::model::Post;
 use crate::notify::template::html_escape;
 
 /// Time between two scripted changes.
-pub const STEP: Duration = Duration::from_secs(8);
+pub(crate) const STEP: Duration = Duration::from_secs(8);
 /// Time between the releases of the remaining posts after the four scripted changes.
-pub const LATER_STEP: Duration = Duration::from_secs(15);
+pub(crate) const LATER_STEP: Duration = Duration::from_secs(15);
 /// The watch's name (the events' blog title).
-pub const NAME: &str = "Debate night live (demo)";
+pub(crate) const NAME: &str = "Debate night live (demo)";
 
 /// The saved page, gzipped.
 static PAGE_GZ: &[u8] =
     include_bytes!("../assets/demo/cbsnews-democratic-debate-nevada-2020-02-20.html.gz");
 /// Where the saved page came from, and when it was saved.
-pub const SOURCE_URL: &str =
+pub(crate) const SOURCE_URL: &str =
     "https://www.cbsnews.com/live-updates/democratic-debate-nevada-clash-bloomberg/";
-pub const SOURCE_LABEL: &str = "a CBS News live blog of 20 February 2020";
+pub(crate) const SOURCE_LABEL: &str = "a CBS News live blog of 20 February 2020";
 
 /// The saved page's title and posts (newest first), as livewatch extracts them.
-pub fn source() -> anyhow::Result<(Option<String>, Vec<Post>)> {
+pub(crate) fn source() -> anyhow::Result<(Option<String>, Vec<Post>)> {
     let mut body = Vec::new();
     flate2::read::GzDecoder::new(PAGE_GZ).read_to_end(&mut body)?;
     let saved_at = DateTime::parse_from_rfc3339("2020-02-20T07:00:00Z")
@@ -124,7 +124,7 @@ fn a_figure(body: &str) -> Option<(std::ops::Range<usize>, String, String)> {
 
 /// Which posts the demo page shows when. Posts are newest first.
 #[derive(Debug, Clone)]
-pub struct Script {
+pub(crate) struct Script {
     start: DateTime<Utc>,
     /// On the page from the start, newest first (times moved to just before the start).
     base: Vec<Post>,
@@ -139,7 +139,7 @@ pub struct Script {
 impl Script {
     /// The script for `posts` (newest first, as extracted) starting at `start`, served at
     /// `base_url` (the posts' links point there).
-    pub fn new(mut posts: Vec<Post>, start: DateTime<Utc>, base_url: &str) -> Script {
+    pub(crate) fn new(mut posts: Vec<Post>, start: DateTime<Utc>, base_url: &str) -> Script {
         // Pages state whole seconds.
         let start = chrono::SubsecRound::trunc_subsecs(start, 0);
         for p in &mut posts {
@@ -203,7 +203,7 @@ impl Script {
     }
 
     /// When the last scripted change happens, from the start.
-    pub fn length(&self) -> Duration {
+    pub(crate) fn length(&self) -> Duration {
         STEP * 4 + LATER_STEP * (self.fresh.len().saturating_sub(1) as u32)
     }
 
@@ -212,7 +212,7 @@ impl Script {
     }
 
     /// The posts on the page `elapsed` after the start, newest first.
-    pub fn posts_at(&self, elapsed: Duration) -> Vec<Post> {
+    pub(crate) fn posts_at(&self, elapsed: Duration) -> Vec<Post> {
         let step = (elapsed.as_millis() / STEP.as_millis()) as u32;
         let mut base = self.base.clone();
         if step >= 3 {
@@ -259,7 +259,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// The demo page: the posts as HTML articles, and as schema.org JSON-LD.
-pub fn render(title: &str, url: &str, posts: &[Post]) -> String {
+pub(crate) fn render(title: &str, url: &str, posts: &[Post]) -> String {
     let updates: Vec<serde_json::Value> = posts
         .iter()
         .map(|p| {
@@ -323,7 +323,7 @@ pub fn render(title: &str, url: &str, posts: &[Post]) -> String {
 }
 
 /// The demo blog being served.
-pub struct Blog {
+pub(crate) struct Blog {
     pub title: String,
     pub url: String,
     pub script: Script,
@@ -332,7 +332,7 @@ pub struct Blog {
 
 impl Blog {
     /// The page as it is now.
-    pub fn page(&self) -> String {
+    pub(crate) fn page(&self) -> String {
         render(
             &self.title,
             &self.url,
@@ -342,7 +342,7 @@ impl Blog {
 }
 
 /// Serve the demo blog on `listener` until `stop` turns true.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     title: String,
     script: Script,

@@ -70,11 +70,13 @@
 //!   [`metrics`] (counters behind `/metrics`), [`replay`] (record a blog's responses,
 //!   replay them through the pipeline), [`demo`] (a changing live blog on loopback).
 
+#![warn(unreachable_pub)]
+
 pub mod cli;
 pub mod config;
-pub mod control;
+pub(crate) mod control;
 pub mod daemon;
-pub mod demo;
+pub(crate) mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
@@ -83,7 +85,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod replay;
-pub mod server;
+pub(crate) mod server;
 pub mod store;
-pub mod telemetry;
-pub mod text;
+pub(crate) mod telemetry;
+pub(crate) mod text;

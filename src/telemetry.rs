@@ -10,7 +10,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 /// Install the global subscriber. `verbosity`: -1 quiet, 0 normal, 1+ verbose.
-pub fn init(verbosity: i8) {
+pub(crate) fn init(verbosity: i8) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
         0 => "info",
@@ -21,7 +21,7 @@ pub fn init(verbosity: i8) {
 }
 
 /// Install the global subscriber with `default` as the filter unless `RUST_LOG` is set.
-pub fn init_with(default: &str) {
+pub(crate) fn init_with(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()

@@ -2,7 +2,7 @@
 //! [`crate::extract::html_text`]).
 
 /// Cut `s` to at most `max` characters, adding `…` when cut.
-pub fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     let s = s.trim();
     match s.char_indices().nth(max) {
         None => s.to_string(),
@@ -11,12 +11,12 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// `1 event`, `2 events`.
-pub fn plural(n: i64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Collapse every run of whitespace into one space and trim.
-pub fn collapse_ws(s: &str) -> String {
+pub(crate) fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {
@@ -31,7 +31,7 @@ pub fn collapse_ws(s: &str) -> String {
 /// a longer one loses the site name after a separator (`… | Ukraine | The Guardian`,
 /// `… - CNN`), then the news after a colon (`Ukraine war live: Sunak tells …`), then is
 /// cut at a word.
-pub fn short_title(title: &str, max: usize) -> String {
+pub(crate) fn short_title(title: &str, max: usize) -> String {
     let t = collapse_ws(title);
     if t.chars().count() <= max {
         return t;
@@ -71,13 +71,13 @@ pub fn short_title(title: &str, max: usize) -> String {
 }
 
 /// Letters and digits only, lowercased: how texts are compared when matching sources.
-pub fn key(s: &str) -> String {
+pub(crate) fn key(s: &str) -> String {
     key_prefix(s, usize::MAX)
 }
 
 /// The first `n` characters of [`key`], without computing the rest. ASCII, the bulk of
 /// most pages, takes a fast path (this ran over every post body twice per extraction).
-pub fn key_prefix(s: &str, n: usize) -> String {
+pub(crate) fn key_prefix(s: &str, n: usize) -> String {
     let mut out = String::with_capacity(s.len().min(n.saturating_mul(4)));
     let mut count = 0;
     for c in s.chars() {

@@ -31,7 +31,7 @@ const DIGEST_MAX: usize = 100;
 const DIGEST_LINES: usize = 20;
 
 /// Delivers the outbox rows of one notifier.
-pub struct Worker {
+pub(crate) struct Worker {
     pub shared: Arc<Shared>,
     pub route: Route,
 }
@@ -39,7 +39,7 @@ pub struct Worker {
 /// One digest event standing for `rows` (at least one): the first row's kind and blog,
 /// and a message with the count and the headlines. Its id derives from the covered ids,
 /// so a digest resent after a crash has the same id.
-pub fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
+pub(crate) fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
     let first = &rows[0].event;
     let mut h = blake3::Hasher::new();
     for r in rows {
@@ -75,7 +75,7 @@ pub fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
 }
 
 impl Worker {
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.route.spec.name.clone();
         // When the last messages went out, for burst control.
         let mut sent: VecDeque<Instant> = VecDeque::new();

@@ -5,13 +5,13 @@
 //! late subscribers the current state. Extraction and the store write run together on the
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
-pub mod delivery;
-pub mod outcome;
+pub(crate) mod delivery;
+pub(crate) mod outcome;
 pub mod pace;
 pub mod poll;
-pub mod schedule;
-pub mod supervisor;
-pub mod watches;
+pub(crate) mod schedule;
+pub(crate) mod supervisor;
+pub(crate) mod watches;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ use crate::store::{BlogRow, BlogStatus, PollRecord};
 
 /// What does not change from poll to poll of one blog.
 #[derive(Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub watch: &'a Watch,
     pub routes: &'a [Route],
     /// Failed polls in a row before a `problem` is sent.
@@ -29,7 +29,7 @@ pub struct Context<'a> {
 
 /// Why a body was not parsed, or that it must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A 304.
     NotModified,
     /// The same bytes as the last parsed body.
@@ -43,7 +43,7 @@ pub enum Verdict {
 impl Verdict {
     /// Decide on a fetched page: `hash` of the body; `fp` computes its content
     /// fingerprint, only when the bytes differ (returned for the page's record).
-    pub fn of_page(
+    pub(crate) fn of_page(
         blog: &BlogRow,
         hash: &[u8; 32],
         fp: impl FnOnce() -> Option<Fingerprint>,
@@ -61,7 +61,7 @@ impl Verdict {
     }
 
     /// The status of a poll that did not parse (`None` for [`Verdict::Parse`]).
-    pub fn status(self) -> Option<BlogStatus> {
+    pub(crate) fn status(self) -> Option<BlogStatus> {
         match self {
             Verdict::NotModified => Some(BlogStatus::NotModified),
             Verdict::SameBody => Some(BlogStatus::BodyUnchanged),
@@ -72,7 +72,7 @@ impl Verdict {
 }
 
 /// A parsed page, as the outcome needs it.
-pub struct Parsed<'a> {
+pub(crate) struct Parsed<'a> {
     pub extraction: &'a Extraction,
     pub validators: &'a Validators,
     pub body_hash: [u8; 32],
@@ -80,7 +80,7 @@ pub struct Parsed<'a> {
 }
 
 /// What the poll saw.
-pub enum Seen<'a> {
+pub(crate) enum Seen<'a> {
     /// Nothing the extractors see changed (see [`Verdict`]). `known`: every stored post,
     /// given when posts went missing in the last poll: this poll is their second look.
     Unchanged {
@@ -105,7 +105,7 @@ pub enum Seen<'a> {
 /// What to write for one poll, in one transaction: the blog's new state and the events,
 /// each with the notifiers that take it.
 #[derive(Debug, Clone)]
-pub enum Write {
+pub(crate) enum Write {
     /// A successful poll that changed posts, validators or the baseline.
     Poll(Box<PollRecord>),
     /// A successful poll that changed only the status, pace and counters.
@@ -129,7 +129,7 @@ pub enum Write {
 
 /// What one poll comes to.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub write: Write,
     pub next: Next,
     /// Nothing but the poll count and time changed: the write may wait (see
@@ -141,7 +141,7 @@ pub struct Outcome {
 
 /// How the poll ends for scheduling.
 #[derive(Debug, Clone)]
-pub enum Next {
+pub(crate) enum Next {
     Ok(Decision),
     Failed {
         failures: u32,
@@ -152,7 +152,7 @@ pub enum Next {
 
 impl Outcome {
     /// The events to store, each with the notifiers that take it.
-    pub fn events(&self) -> &[(Event, Vec<String>)] {
+    pub(crate) fn events(&self) -> &[(Event, Vec<String>)] {
         match &self.write {
             Write::Poll(rec) => &rec.events,
             Write::Touch { events, .. } | Write::Failure { events, .. } => events,
@@ -161,7 +161,7 @@ impl Outcome {
 }
 
 /// The blog as events name it: the watch's name, else the page's title, else the stored one.
-pub fn blog_ref(watch: &Watch, page_title: Option<&str>, blog: &BlogRow) -> BlogRef {
+pub(crate) fn blog_ref(watch: &Watch, page_title: Option<&str>, blog: &BlogRow) -> BlogRef {
     BlogRef {
         url: watch.url.clone(),
         title: watch
@@ -173,7 +173,12 @@ pub fn blog_ref(watch: &Watch, page_title: Option<&str>, blog: &BlogRow) -> Blog
 }
 
 /// Decide what poll `seen` at `at` comes to for `blog` (its state before the poll).
-pub fn decide(ctx: Context<'_>, blog: &BlogRow, seen: Seen<'_>, at: DateTime<Utc>) -> Outcome {
+pub(crate) fn decide(
+    ctx: Context<'_>,
+    blog: &BlogRow,
+    seen: Seen<'_>,
+    at: DateTime<Utc>,
+) -> Outcome {
     match seen {
         Seen::Failed {
             error,

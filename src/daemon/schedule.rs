@@ -6,12 +6,12 @@ use std::time::Duration;
 use rand::RngExt;
 
 /// Longest wait after repeated failed polls.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 /// Longest wait between two delivery attempts of one event.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
 
 /// `d` ± `frac`, so that many blogs with one interval spread out.
-pub fn jitter(d: Duration, frac: f64) -> Duration {
+pub(crate) fn jitter(d: Duration, frac: f64) -> Duration {
     let f = rand::rng().random_range((1.0 - frac)..=(1.0 + frac));
     d.mul_f64(f)
 }
@@ -20,7 +20,7 @@ pub fn jitter(d: Duration, frac: f64) -> Duration {
 /// retries: `base` × 2^n (n failures in a row), capped at `cap`, ± `jitter`, and never
 /// shorter than the other side's `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     pub base: Duration,
     pub cap: Duration,
     /// The fraction the wait varies by, up or down.
@@ -30,7 +30,7 @@ pub struct Backoff {
 impl Backoff {
     /// Polling after failed polls: interval × 2^failures ± 20 %, at most
     /// [`MAX_BACKOFF`] (or the interval, when that is longer).
-    pub fn polling(interval: Duration) -> Self {
+    pub(crate) fn polling(interval: Duration) -> Self {
         Backoff {
             base: interval,
             cap: MAX_BACKOFF.max(interval),
@@ -39,7 +39,7 @@ impl Backoff {
     }
 
     /// Delivery retries: `retry_wait` × 2^attempts ± 25 %, at most [`MAX_RETRY_DELAY`].
-    pub fn delivery(retry_wait: Duration) -> Self {
+    pub(crate) fn delivery(retry_wait: Duration) -> Self {
         Backoff {
             base: retry_wait,
             cap: MAX_RETRY_DELAY,
@@ -48,7 +48,7 @@ impl Backoff {
     }
 
     /// The wait after `n` failures in a row (`n` = 0: the first retry waits `base`).
-    pub fn wait(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn wait(&self, n: u32, retry_after: Option<Duration>) -> Duration {
         let d = self.base.saturating_mul(2u32.saturating_pow(n.min(20)));
         let d = jitter(d.min(self.cap), self.jitter).min(self.cap);
         retry_after.map_or(d, |ra| d.max(ra))

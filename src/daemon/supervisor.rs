@@ -18,14 +18,14 @@ use crate::metrics::LastError;
 
 /// Longest gap between two control-loop ticks (also when there is no watchdog), so that
 /// `/healthz` can tell a live scheduler from a stuck one.
-pub const MAX_TICK: Duration = Duration::from_secs(1);
+pub(crate) const MAX_TICK: Duration = Duration::from_secs(1);
 
 /// How often the `STATUS=` line is recomputed.
-pub const STATUS_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const STATUS_EVERY: Duration = Duration::from_secs(5);
 
 /// The service manager's side of the daemon.
 #[derive(Debug)]
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     /// `WATCHDOG_USEC` when it is meant for this process.
     watchdog: Option<Duration>,
     last_ping: Option<Instant>,
@@ -34,7 +34,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Read `WATCHDOG_USEC` / `WATCHDOG_PID` from the environment.
-    pub fn from_env() -> Supervisor {
+    pub(crate) fn from_env() -> Supervisor {
         let watchdog = sd_notify::watchdog_enabled().filter(|d| !d.is_zero());
         if let Some(d) = watchdog {
             tracing::debug!("systemd watchdog every {d:?}; pinging at half that");
@@ -46,14 +46,9 @@ impl Supervisor {
         }
     }
 
-    /// The watchdog interval, when systemd set one for this process.
-    pub fn watchdog(&self) -> Option<Duration> {
-        self.watchdog
-    }
-
     /// How often the control loop must call [`Supervisor::tick`]: half the watchdog
     /// interval (as sd_watchdog_enabled(3) advises), at most [`MAX_TICK`].
-    pub fn tick_period(&self) -> Duration {
+    pub(crate) fn tick_period(&self) -> Duration {
         self.watchdog
             .map_or(MAX_TICK, |w| (w / 2).min(MAX_TICK))
             .max(Duration::from_millis(10))
@@ -61,7 +56,7 @@ impl Supervisor {
 
     /// The control loop is alive: stamp `health` and ping the watchdog when half its
     /// interval has passed since the last ping.
-    pub fn tick(&mut self, health: &Health) {
+    pub(crate) fn tick(&mut self, health: &Health) {
         health
             .last_tick_ms
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
@@ -78,13 +73,13 @@ impl Supervisor {
     }
 
     /// Config loaded and state opened.
-    pub fn ready(&self) {
+    pub(crate) fn ready(&self) {
         send(&[NotifyState::Ready]);
     }
 
     /// A reload starts; [`Supervisor::ready`] ends it (systemd ≥ 253 wants the monotonic
     /// time with `RELOADING=1`).
-    pub fn reloading(&self) {
+    pub(crate) fn reloading(&self) {
         match NotifyState::monotonic_usec_now() {
             Ok(t) => send(&[NotifyState::Reloading, t]),
             Err(e) => {
@@ -95,12 +90,12 @@ impl Supervisor {
     }
 
     /// Shutdown has begun.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         send(&[NotifyState::Stopping]);
     }
 
     /// Send `STATUS=line` if it differs from the last one sent.
-    pub fn status(&mut self, line: String) {
+    pub(crate) fn status(&mut self, line: String) {
         if line != self.last_status {
             send(&[NotifyState::Status(&line)]);
             self.last_status = line;
@@ -115,7 +110,11 @@ fn send(states: &[NotifyState<'_>]) {
 }
 
 /// The one-line `STATUS=` summary: "watching 12 blogs; 3 events pending; last error …".
-pub fn status_line(blogs: usize, pending: Option<i64>, last_error: Option<&LastError>) -> String {
+pub(crate) fn status_line(
+    blogs: usize,
+    pending: Option<i64>,
+    last_error: Option<&LastError>,
+) -> String {
     let mut s = format!("watching {blogs} blog{}", if blogs == 1 { "" } else { "s" });
     match pending {
         Some(1) => s.push_str("; 1 event pending"),

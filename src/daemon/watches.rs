@@ -225,7 +225,7 @@ pub(super) struct Manager {
 type Running = HashMap<String, (Watch, watch::Sender<bool>, JoinHandle<()>)>;
 
 impl Manager {
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut changed = self.api.changed.subscribe();
         let mut running: Running = HashMap::new();
         let mut routes = self.routes.borrow_and_update().clone();

@@ -9,7 +9,7 @@ use regex::Regex;
 
 /// `(language, pattern)`: each pattern is anchored at the start of a paragraph and is
 /// case-insensitive.
-pub const CORRECTION_RULES: &[(&str, &str)] = &[
+pub(crate) const CORRECTION_RULES: &[(&str, &str)] = &[
     ("en", r"corrections?\s*[:\-–—]"),
     ("en", r"clarifications?\s*[:\-–—]"),
     ("en", r"editor'?s\s+note\s*[:\-–—]"),
@@ -93,14 +93,14 @@ static IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Is this paragraph an explicit correction note?
-pub fn is_correction_note(paragraph: &str) -> bool {
+pub(crate) fn is_correction_note(paragraph: &str) -> bool {
     RULES.is_match(paragraph)
 }
 
 /// The correction notes of a text (one per paragraph or line that starts with a rule,
 /// or from a sentence that starts with one to the end of its paragraph), normalised for
 /// comparison.
-pub fn correction_notes(text: &str) -> Vec<String> {
+pub(crate) fn correction_notes(text: &str) -> Vec<String> {
     let mut notes = Vec::new();
     for p in text.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
         if is_correction_note(p) {

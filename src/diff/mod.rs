@@ -12,7 +12,7 @@
 //! - A removed post that comes back unchanged is `new` again; changed, an `edit` (or
 //!   `correction`) of the post as it was before it went, with the real diff.
 
-pub mod correction;
+pub(crate) mod correction;
 pub mod normalize;
 
 use std::cmp::Ordering;

@@ -17,7 +17,7 @@ fn first<'a>(el: ElementRef<'a>, s: &Option<Selector>) -> Option<ElementRef<'a>>
 }
 
 /// Posts by the user's selectors, in page order. An invalid selector is an error message.
-pub fn extract(doc: &Html, s: &Selectors, ctx: &Context) -> Result<Vec<Draft>, String> {
+pub(crate) fn extract(doc: &Html, s: &Selectors, ctx: &Context) -> Result<Vec<Draft>, String> {
     let post = compile("post", &s.post)?;
     let opt =
         |name: &str, css: &Option<String>| css.as_deref().map(|c| compile(name, c)).transpose();

@@ -10,7 +10,7 @@ use encoding_rs::{Encoding, UTF_8};
 const META_SCAN: usize = 8192;
 
 /// Decode a page body to text.
-pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
+pub(crate) fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = Encoding::for_bom(body) {
         let (text, _) = enc.decode_without_bom_handling(&body[bom_len..]);
         return text;

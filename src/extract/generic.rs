@@ -14,7 +14,7 @@ use super::layout::{beside_feed, count_alnum, describe, link_ratio, score, Candi
 use super::select::sel;
 
 use super::html_text::{line_of, text_of, Text};
-pub use super::layout::Layout;
+pub(crate) use super::layout::Layout;
 use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp};
 use super::{Context, Draft};
 
@@ -63,7 +63,7 @@ const ID_ATTRS: &[&str] = &[
 
 /// What the analyser found: the posts of the best layout, that layout and the runner-up.
 #[derive(Debug, Clone, Default)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     pub posts: Vec<Draft>,
     pub chosen: Option<Layout>,
     pub runner_up: Option<Layout>,
@@ -74,14 +74,14 @@ pub struct Analysis {
 const TEXT_PASS_BELOW: usize = 6;
 
 /// Posts found by the generic rules, in page order.
-pub fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
+pub(crate) fn extract(doc: &Html, ctx: &Context) -> Vec<Draft> {
     analyse(doc, ctx).posts
 }
 
 /// Every layout the page could have — repeated sibling blocks with a time, flat runs of
 /// siblings started by a time marker or split by `___` separators (across wrapper divs),
 /// time-prefixed headings — each scored by the main text its posts hold; the best wins.
-pub fn analyse(doc: &Html, ctx: &Context) -> Analysis {
+pub(crate) fn analyse(doc: &Html, ctx: &Context) -> Analysis {
     let guessed;
     let ctx = if ctx.zone_known {
         ctx

@@ -56,7 +56,7 @@ pub(super) fn time_headings(doc: &Html, ctx: &Context) -> Option<Candidate> {
 /// selector) or a `stop` element, for profiles without post containers. With `day_after`,
 /// a heading that is only a date ("Dienstag, 27. August 2024") dates the posts above it
 /// (newest-first tickers open each day with that heading, so it ends up below its posts).
-pub fn heading_posts(
+pub(super) fn heading_posts(
     doc: &Html,
     heading: &Selector,
     stop: &[&'static str],

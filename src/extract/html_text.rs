@@ -13,13 +13,13 @@ use scraper::{ElementRef, Node};
 
 /// The text of a post (or part of one).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Text {
+pub(crate) struct Text {
     pub paragraphs: Vec<String>,
     pub captions: Vec<String>,
 }
 
 impl Text {
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         self.paragraphs.join("\n\n")
     }
 }
@@ -108,7 +108,7 @@ fn is_chrome(el: &scraper::node::Element) -> bool {
 /// Walk `root` and collect its text. `skip` holds nodes (headline, byline, time, footer …)
 /// whose subtrees the caller already took apart. Captions of `figure`s go to `captions`;
 /// the rest of a figure (images, embeds) is dropped.
-pub fn text_of(root: ElementRef<'_>, skip: &HashSet<NodeId>) -> Text {
+pub(crate) fn text_of(root: ElementRef<'_>, skip: &HashSet<NodeId>) -> Text {
     let mut out = Text::default();
     let mut para = String::new();
     // While inside a skipped subtree: its root id. While inside a figcaption: its id.
@@ -229,7 +229,7 @@ fn embed_text(node: ego_tree::NodeRef<'_, Node>) -> String {
 }
 
 /// Text of an element in one line (headlines, bylines, time text).
-pub fn line_of(el: ElementRef<'_>) -> String {
+pub(crate) fn line_of(el: ElementRef<'_>) -> String {
     let t = text_of(el, &HashSet::new());
     clean_line(&t.paragraphs.join(" "))
 }
@@ -252,7 +252,7 @@ fn flush(para: &mut String, out: &mut Vec<String>) {
 }
 
 /// Collapse whitespace, drop CMS placeholders such as `[[ge:rep-locali:repubblica:419430007]]`.
-pub fn clean_line(s: &str) -> String {
+pub(crate) fn clean_line(s: &str) -> String {
     static PLACEHOLDER: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\[\[[a-z]+:[^\]]*\]\]").unwrap());
     let s = if s.contains("[[") {
@@ -265,7 +265,7 @@ pub fn clean_line(s: &str) -> String {
 
 /// Plain text from an HTML fragment or a text with HTML entities (JSON-LD `articleBody`
 /// sometimes holds either): tags become paragraph breaks where they are blocks.
-pub fn text_of_fragment(s: &str) -> Text {
+pub(crate) fn text_of_fragment(s: &str) -> Text {
     if !s.contains('<') && !s.contains('&') {
         return Text {
             paragraphs: s

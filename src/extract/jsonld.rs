@@ -17,7 +17,7 @@ use super::Draft;
 
 /// What the page's JSON-LD says about the live blog.
 #[derive(Debug, Default)]
-pub struct LiveBlog {
+pub(crate) struct LiveBlog {
     pub updates: Vec<Draft>,
     pub coverage_end: Option<DateTime<Utc>>,
     pub date_published: Option<DateTime<Utc>>,
@@ -25,7 +25,7 @@ pub struct LiveBlog {
 }
 
 /// Every JSON-LD block of the page, parsed where possible, with a note per failed block.
-pub fn blocks(doc: &Html) -> (Vec<Value>, Vec<String>) {
+pub(crate) fn blocks(doc: &Html) -> (Vec<Value>, Vec<String>) {
     static SCRIPT: LazyLock<Selector> =
         LazyLock::new(|| Selector::parse(r#"script[type="application/ld+json" i]"#).unwrap());
     let mut values = Vec::new();
@@ -41,7 +41,7 @@ pub fn blocks(doc: &Html) -> (Vec<Value>, Vec<String>) {
 }
 
 /// The live blog in the page's JSON-LD, if any block declares one.
-pub fn live_blog(values: &[Value]) -> Option<LiveBlog> {
+pub(crate) fn live_blog(values: &[Value]) -> Option<LiveBlog> {
     let mut found: Option<LiveBlog> = None;
     walk(values, |v| {
         if !has_type(v, "LiveBlogPosting") {
@@ -72,7 +72,7 @@ pub fn live_blog(values: &[Value]) -> Option<LiveBlog> {
 /// The page's own publication and modification times from any JSON-LD article or web page
 /// (`NewsArticle`, `ReportageNewsArticle`, `BlogPosting`, `WebPage`, …; articles first): the
 /// date of bare clocks on pages without a live-blog block.
-pub fn page_dates(values: &[Value]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+pub(crate) fn page_dates(values: &[Value]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let mut article = (None, None);
     let mut page = (None, None);
     walk(values, |v| {
@@ -225,7 +225,7 @@ fn update(v: &Value) -> Option<Draft> {
 }
 
 /// serde_json, then the same after cheap repairs.
-pub fn parse_lenient(raw: &str) -> Result<Value, String> {
+pub(crate) fn parse_lenient(raw: &str) -> Result<Value, String> {
     let raw = raw
         .trim()
         .trim_start_matches("<!--")

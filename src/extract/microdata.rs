@@ -18,7 +18,7 @@ static UPDATE: LazyLock<Selector> =
 static PROP: LazyLock<Selector> = LazyLock::new(|| Selector::parse("[itemprop]").unwrap());
 
 /// The live blog updates in the page's microdata, or `None` without a LiveBlogPosting.
-pub fn live_blog(doc: &Html) -> Option<Vec<Draft>> {
+pub(crate) fn live_blog(doc: &Html) -> Option<Vec<Draft>> {
     doc.select(&BLOG).next()?;
     Some(doc.select(&UPDATE).map(update).collect())
 }
@@ -48,7 +48,7 @@ fn prop(item: ElementRef<'_>, name: &str) -> Option<String> {
 }
 
 /// One update item.
-pub fn update(item: ElementRef<'_>) -> Draft {
+pub(crate) fn update(item: ElementRef<'_>) -> Draft {
     let url = prop(item, "url");
     let id = url
         .as_deref()

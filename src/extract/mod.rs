@@ -44,20 +44,20 @@
 //! Posts come newest first; a pinned copy of a post is dropped (same id, or same headline
 //! and body as another post).
 
-pub mod css;
-pub mod decode;
+pub(crate) mod css;
+pub(crate) mod decode;
 pub mod depth;
 mod flat;
-pub mod generic;
+pub(crate) mod generic;
 mod heading;
-pub mod html_text;
-pub mod jsonld;
+pub(crate) mod html_text;
+pub(crate) mod jsonld;
 mod layout;
-pub mod microdata;
+pub(crate) mod microdata;
 pub mod profiles;
 mod select;
-pub mod time;
-pub mod vendor;
+pub(crate) mod time;
+pub(crate) mod vendor;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -14,7 +14,7 @@ use regex::Regex;
 
 /// Zone abbreviations and names as pages write them → IANA zones. One table, so a new
 /// site's zone is one line. Lookup is case-insensitive on the whole word.
-pub const ZONES: &[(&str, Tz)] = &[
+pub(crate) const ZONES: &[(&str, Tz)] = &[
     ("UTC", Tz::UTC),
     ("GMT", Tz::Europe__London),
     ("BST", Tz::Europe__London),
@@ -66,7 +66,7 @@ pub const ZONES: &[(&str, Tz)] = &[
 ];
 
 /// The IANA zone for an abbreviation or city name ("BST", "et", "Beijing").
-pub fn zone(abbr: &str) -> Option<Tz> {
+pub(crate) fn zone(abbr: &str) -> Option<Tz> {
     let abbr = abbr.trim().trim_matches(|c| c == '(' || c == ')');
     ZONES
         .iter()
@@ -76,7 +76,7 @@ pub fn zone(abbr: &str) -> Option<Tz> {
 
 /// RFC 3339 / ISO 8601 with an offset; also tolerated: no seconds, `+0530` offsets, a space
 /// instead of `T`. A stamp without any offset is taken as UTC.
-pub fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.len() < 10 {
         return None;
@@ -109,7 +109,7 @@ pub fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Epoch seconds (9–10 digits) or milliseconds (12–13 digits).
-pub fn parse_epoch(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_epoch(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -123,7 +123,7 @@ pub fn parse_epoch(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// An attribute value that is either ISO or epoch.
-pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     parse_epoch(s).or_else(|| parse_iso(s))
 }
 
@@ -147,7 +147,7 @@ static CLOCK: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "12.50 BST", "21:06 (IST)", "3.51 pm:", "11.13 Uhr:", "3:18 a.m. ET" at the start of `s`.
 /// Returns the clock and the rest of the text after it (and after a `:`/dash separator).
-pub fn parse_clock_prefix(s: &str) -> Option<(Clock, &str)> {
+pub(crate) fn parse_clock_prefix(s: &str) -> Option<(Clock, &str)> {
     let c = CLOCK.captures(s)?;
     let mut hour: u32 = c[1].parse().ok()?;
     let minute: u32 = c.get(2).map_or(Some(0), |m| m.as_str().parse().ok())?;
@@ -185,7 +185,12 @@ pub fn parse_clock_prefix(s: &str) -> Option<(Clock, &str)> {
 }
 
 /// Local date + time of day in a zone → UTC (the earlier instant when ambiguous).
-pub fn local_to_utc(date: NaiveDate, hour: u32, minute: u32, tz: Tz) -> Option<DateTime<Utc>> {
+pub(crate) fn local_to_utc(
+    date: NaiveDate,
+    hour: u32,
+    minute: u32,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
     let naive = date.and_hms_opt(hour, minute, 0)?;
     tz.from_local_datetime(&naive)
         .earliest()
@@ -246,7 +251,7 @@ fn month(word: &str) -> Option<u32> {
 
 /// A written date: "June 1, 2023", "15 May 2023", "Dienstag, 27. August 2024",
 /// "2 novembre 2023", "2023-05-15" anywhere in `s`.
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     static MDY: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\b([a-zäéû]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})\b").unwrap()
     });
@@ -277,7 +282,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 /// "18.07.2024", "Dienstag, 27. August 2024"): the whole short text is the date, with or
 /// without a weekday. A missing year is the one that puts the day nearest before
 /// `reference` (at most a day after it); with no reference a year-less day is `None`.
-pub fn parse_day(s: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
+pub(crate) fn parse_day(s: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
     static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)^(?:mon|tue|wed|thu|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica)[a-z]*\.?,?\s*").unwrap()
     });
@@ -324,7 +329,7 @@ pub fn parse_day(s: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
 }
 
 /// "3:18 a.m. ET, June 1, 2023" (CNN's formatted stamps) and similar "time zone, date".
-pub fn parse_clock_and_date(s: &str, default_zone: Tz) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_clock_and_date(s: &str, default_zone: Tz) -> Option<DateTime<Utc>> {
     let (clock, rest) = parse_clock_prefix(s)?;
     let date = parse_date(rest)?;
     local_to_utc(
@@ -336,13 +341,13 @@ pub fn parse_clock_and_date(s: &str, default_zone: Tz) -> Option<DateTime<Utc>> 
 }
 
 /// Whether `s` is a relative time ("16 min ago"), whatever the fetch time.
-pub fn is_relative(s: &str) -> bool {
+pub(crate) fn is_relative(s: &str) -> bool {
     parse_relative(s, DateTime::<Utc>::UNIX_EPOCH + Duration::days(365 * 30)).is_some()
 }
 
 /// "16 min ago", "2 hours ago", "1 hr 15 min ago", "42m ago", "vor 5 Minuten", "il y a 3
 /// min", "hace 2 horas", "just now" → fetch time minus that.
-pub fn parse_relative(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_relative(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     static PART: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)^(\d+)\s*(s|sec|secs|seconds?|sekunden?|m|min|mins|minutes?|minuten?|minutos?|minuti|h|hr|hrs|hours?|stunden?|heures?|horas?|ore|d|days?|tagen?|jours?|d[ií]as?|giorni)\b\.?,?\s*(?:and\s+|und\s+|et\s+|y\s+|e\s+)?").unwrap()
     });

@@ -8,7 +8,7 @@ use crate::extract::Page;
 /// The vendor feed `page` embeds, and the feed's own fetch; `None` when the page embeds
 /// no feed livewatch reads. The feed is fetched unconditionally (its validators are not
 /// the page's).
-pub async fn follow(
+pub(crate) async fn follow(
     fetcher: &Fetcher,
     page: &Response,
     at: chrono::DateTime<chrono::Utc>,

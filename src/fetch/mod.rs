@@ -2,7 +2,7 @@
 //! (decompression included), conditional GET, a per-host concurrency limit, and the
 //! classification of failures that the scheduler turns into backoff.
 
-pub mod feed;
+pub(crate) mod feed;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

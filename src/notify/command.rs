@@ -22,7 +22,7 @@ use super::{Delivered, Delivery, DeliveryError, Notifier};
 const STDERR_TAIL: usize = 2000;
 
 /// Runs a program per event.
-pub struct Command {
+pub(crate) struct Command {
     argv: Vec<String>,
     timeout: Duration,
     template: Option<Arc<BodyTemplate>>,
@@ -48,7 +48,11 @@ async fn tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
 }
 
 impl Command {
-    pub fn new(argv: Vec<String>, timeout: Duration, template: Option<Arc<BodyTemplate>>) -> Self {
+    pub(crate) fn new(
+        argv: Vec<String>,
+        timeout: Duration,
+        template: Option<Arc<BodyTemplate>>,
+    ) -> Self {
         Command {
             argv,
             timeout,
@@ -57,7 +61,7 @@ impl Command {
     }
 
     /// What the command reads: the event JSON, or the rendered template.
-    pub fn input(&self, event: &crate::model::Event) -> Result<Vec<u8>, DeliveryError> {
+    pub(crate) fn input(&self, event: &crate::model::Event) -> Result<Vec<u8>, DeliveryError> {
         match &self.template {
             Some(t) => super::template::render_body(t, event),
             None => {

@@ -23,7 +23,7 @@ const ACTION_WAIT: Duration = Duration::from_secs(30 * 60);
 const CAPS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Shows desktop notifications.
-pub struct Desktop {
+pub(crate) struct Desktop {
     name: String,
     critical_urgency: bool,
     // A std Mutex: held only for a few assignments, never across an .await.
@@ -41,7 +41,7 @@ struct State {
 }
 
 /// The notification for a message (without server-dependent parts).
-pub fn notification(m: &Message, critical_urgency: bool, markup: bool) -> Notification {
+pub(crate) fn notification(m: &Message, critical_urgency: bool, markup: bool) -> Notification {
     let mut n = Notification::new();
     let body = m.body();
     let body = if markup { escape_markup(&body) } else { body };
@@ -57,7 +57,7 @@ pub fn notification(m: &Message, critical_urgency: bool, markup: bool) -> Notifi
 }
 
 /// Escape the characters that body markup would interpret.
-pub fn escape_markup(s: &str) -> String {
+pub(crate) fn escape_markup(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -81,7 +81,7 @@ async fn capabilities() -> Option<Vec<String>> {
 }
 
 impl Desktop {
-    pub fn new(name: &str, critical_urgency: bool) -> Self {
+    pub(crate) fn new(name: &str, critical_urgency: bool) -> Self {
         Desktop {
             name: name.to_string(),
             critical_urgency,

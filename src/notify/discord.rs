@@ -12,7 +12,7 @@ use super::{Delivered, Delivery, DeliveryError, Notifier};
 use crate::text::truncate;
 
 /// Sends events to a Discord webhook.
-pub struct Discord {
+pub(crate) struct Discord {
     http: Http,
     url: String,
     /// The message text as a template (`template = …`), when set.
@@ -30,7 +30,7 @@ fn colour(m: &Message) -> u32 {
 
 /// The webhook payload. `quote_previous`: add the post as it was, for a new message
 /// about a change.
-pub fn payload(m: &Message, quote_previous: bool) -> Value {
+pub(crate) fn payload(m: &Message, quote_previous: bool) -> Value {
     let mut description = m.text.clone();
     if quote_previous {
         if let Some(p) = &m.previous {
@@ -56,7 +56,7 @@ pub fn payload(m: &Message, quote_previous: bool) -> Value {
 }
 
 impl Discord {
-    pub fn new(http: Http, url: String) -> Self {
+    pub(crate) fn new(http: Http, url: String) -> Self {
         Discord {
             http,
             url,

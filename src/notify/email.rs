@@ -38,7 +38,7 @@ pub enum Security {
 
 /// Where and how mail is sent.
 #[derive(Debug, Clone)]
-pub struct Smtp {
+pub(crate) struct Smtp {
     pub host: String,
     pub port: u16,
     pub security: Security,
@@ -48,7 +48,7 @@ pub struct Smtp {
 }
 
 /// Sends events as e-mail.
-pub struct Email {
+pub(crate) struct Email {
     smtp: Smtp,
     from: Mailbox,
     to: Vec<Mailbox>,
@@ -57,7 +57,7 @@ pub struct Email {
 }
 
 /// Parse one address (`a@b.example` or `Name <a@b.example>`).
-pub fn mailbox(s: &str) -> Result<Mailbox, String> {
+pub(crate) fn mailbox(s: &str) -> Result<Mailbox, String> {
     s.trim()
         .parse::<Mailbox>()
         .map_err(|e| format!("{s:?} is not an e-mail address ({e})"))
@@ -74,12 +74,12 @@ fn id_domain(from: &Mailbox) -> String {
 }
 
 /// The Message-ID of the mail for `event`.
-pub fn message_id(event_id: &str, domain: &str) -> String {
+pub(crate) fn message_id(event_id: &str, domain: &str) -> String {
     format!("<{event_id}@{domain}>")
 }
 
 /// The Message-ID a post's announcement had: that of its `new` event.
-pub fn announcement_id(event: &Event, domain: &str) -> Option<String> {
+pub(crate) fn announcement_id(event: &Event, domain: &str) -> Option<String> {
     let post = event.post.as_ref()?;
     Some(message_id(
         &event_id(&event.blog.url, &post.id, EventKind::New, 0),
@@ -97,7 +97,7 @@ fn header_line(s: &str, max: usize) -> String {
 }
 
 /// The default subject: `[Blog] Kind: headline` (a digest: `[Blog] 8 updates`).
-pub fn subject(m: &Message, digest: bool) -> String {
+pub(crate) fn subject(m: &Message, digest: bool) -> String {
     let s = if digest {
         format!("[{}] {}", m.blog, m.headline)
     } else if m.headline.is_empty() {
@@ -109,7 +109,7 @@ pub fn subject(m: &Message, digest: bool) -> String {
 }
 
 /// The default text/plain body.
-pub fn text_body(e: &Event) -> String {
+pub(crate) fn text_body(e: &Event) -> String {
     let m = Message::of(e);
     let mut out = format!("{}\n\n", m.title());
     if let Some(p) = &e.post {
@@ -161,7 +161,7 @@ fn html_document(title: &str, inner: &str) -> String {
 }
 
 /// The default HTML body: the same as the text, with the word diff marked.
-pub fn html_body(e: &Event) -> String {
+pub(crate) fn html_body(e: &Event) -> String {
     let m = Message::of(e);
     let mut out = format!("<p style=\"color:#555\">{}</p>\n", html_escape(&m.title()));
     if let Some(p) = &e.post {
@@ -215,7 +215,7 @@ fn template_error(e: super::template::TemplateError) -> DeliveryError {
 }
 
 impl Email {
-    pub fn new(
+    pub(crate) fn new(
         smtp: Smtp,
         from: Mailbox,
         to: Vec<Mailbox>,
@@ -232,7 +232,7 @@ impl Email {
     }
 
     /// The mail for one delivery.
-    pub fn message(&self, d: &Delivery<'_>) -> Result<lettre::Message, DeliveryError> {
+    pub(crate) fn message(&self, d: &Delivery<'_>) -> Result<lettre::Message, DeliveryError> {
         let e = d.event;
         let m = Message::of(e);
         let domain = id_domain(&self.from);

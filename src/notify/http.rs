@@ -12,7 +12,7 @@ const ERROR_BODY_CHARS: usize = 200;
 
 /// What an HTTP status means for a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// 2xx: delivered.
     Success,
     /// 4xx other than 408 and 429: the receiver refuses this request; retrying the same
@@ -23,7 +23,7 @@ pub enum Class {
 }
 
 /// Classify an HTTP status code.
-pub fn classify(status: u16) -> Class {
+pub(crate) fn classify(status: u16) -> Class {
     match status {
         200..=299 => Class::Success,
         408 | 429 => Class::Retry,
@@ -33,32 +33,34 @@ pub fn classify(status: u16) -> Class {
 }
 
 /// Set a JSON body (reqwest's `json` feature is not built in).
-pub fn json(req: reqwest::RequestBuilder, body: &serde_json::Value) -> reqwest::RequestBuilder {
+pub(crate) fn json(
+    req: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
     req.header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_string())
 }
 
 /// A successful answer.
 #[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
+pub(crate) struct Answer {
     /// The response body (capped; see [`read_small_body`]).
     pub body: String,
 }
 
 /// A reqwest client with the notifier's own timeout.
 #[derive(Clone)]
-pub struct Http {
+pub(crate) struct Http {
     client: reqwest::Client,
     timeout: Duration,
 }
 
 impl Http {
-    pub fn new(client: reqwest::Client, timeout: Duration) -> Self {
+    pub(crate) fn new(client: reqwest::Client, timeout: Duration) -> Self {
         Http { client, timeout }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
+    pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
@@ -66,7 +68,7 @@ impl Http {
     /// connections and timeouts are retried; so are 5xx, 408 and 429 (after the
     /// `Retry-After` they carry); other 4xx are permanent, with the status and the start
     /// of the body in the message.
-    pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, DeliveryError> {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, DeliveryError> {
         let resp = req.timeout(self.timeout).send().await.map_err(|e| {
             let why = if e.is_timeout() {
                 format!("no answer within {:?}", self.timeout)
@@ -90,7 +92,7 @@ impl Http {
             }
         };
         match classify(status) {
-            Class::Success => Ok(Answer { status, body }),
+            Class::Success => Ok(Answer { body }),
             Class::Permanent => Err(DeliveryError::Permanent(short())),
             Class::Retry => Err(DeliveryError::Retry {
                 reason: short(),

@@ -6,11 +6,11 @@ use crate::model::{Event, EventKind};
 use crate::text::truncate;
 
 /// Characters of post text shown in a message.
-pub const TEXT_CHARS: usize = 300;
+pub(crate) const TEXT_CHARS: usize = 300;
 
 /// An event as people read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub(crate) struct Message {
     /// The blog's name (the watch's `name`, else the page title shortened, else its URL).
     pub blog: String,
     pub kind: EventKind,
@@ -27,7 +27,7 @@ pub struct Message {
 }
 
 /// How a kind is named in messages.
-pub fn label(kind: EventKind) -> &'static str {
+pub(crate) fn label(kind: EventKind) -> &'static str {
     match kind {
         EventKind::New => "New post",
         EventKind::Edit => "Edited",
@@ -42,7 +42,7 @@ pub fn label(kind: EventKind) -> &'static str {
 
 /// The first non-empty lines of `body`, skipping a line equal to the headline, up to
 /// `max` characters.
-pub fn first_lines(body: &str, headline: &str, max: usize) -> String {
+pub(crate) fn first_lines(body: &str, headline: &str, max: usize) -> String {
     let mut out = String::new();
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if out.is_empty() && line == headline.trim() {
@@ -61,7 +61,7 @@ pub fn first_lines(body: &str, headline: &str, max: usize) -> String {
 
 impl Message {
     /// Render an event.
-    pub fn of(event: &Event) -> Message {
+    pub(crate) fn of(event: &Event) -> Message {
         // A page title can be 130 characters of news; the watch's name is short.
         let blog = event
             .blog
@@ -109,12 +109,12 @@ impl Message {
     }
 
     /// `Blog — Kind`: the desktop summary and chat title.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         format!("{} — {}", self.blog, self.label)
     }
 
     /// Headline, then the text (when it says more than the headline).
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         match (self.headline.is_empty(), self.text.is_empty()) {
             (true, _) => self.text.clone(),
             (false, true) => self.headline.clone(),
@@ -124,7 +124,7 @@ impl Message {
     }
 
     /// Does this kind deserve attention (critical urgency, high priority)?
-    pub fn is_urgent(&self) -> bool {
+    pub(crate) fn is_urgent(&self) -> bool {
         matches!(self.kind, EventKind::Correction | EventKind::Removed)
     }
 }
@@ -135,7 +135,7 @@ pub(crate) mod tests {
     use crate::model::{BlogRef, Post};
 
     /// A correction event, for payload tests.
-    pub fn correction() -> Event {
+    pub(crate) fn correction() -> Event {
         let mut old = Post::new("p1", "Britain sends long-range attack drones.");
         old.headline = Some("UK aid package".into());
         old.url = Some("https://news.example/live#p1".into());

@@ -2,21 +2,21 @@
 //! events from the outbox in order, call [`Notifier::deliver`], and record the result
 //! (done, retry later, or dead-letter).
 
-pub mod command;
-pub mod desktop;
-pub mod discord;
-pub mod email;
-pub mod http;
-pub mod message;
-pub mod mqtt;
-pub mod ntfy;
-pub mod route;
-pub mod slack;
-pub mod spec;
-pub mod stdout;
-pub mod telegram;
-pub mod template;
-pub mod webhook;
+pub(crate) mod command;
+pub(crate) mod desktop;
+pub(crate) mod discord;
+pub(crate) mod email;
+pub(crate) mod http;
+pub(crate) mod message;
+pub(crate) mod mqtt;
+pub(crate) mod ntfy;
+pub(crate) mod route;
+pub(crate) mod slack;
+pub(crate) mod spec;
+pub(crate) mod stdout;
+pub(crate) mod telegram;
+pub(crate) mod template;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -19,14 +19,14 @@ use super::{Delivered, Delivery, DeliveryError, Notifier};
 use crate::model::Event as LwEvent;
 
 /// The default topic template.
-pub const DEFAULT_TOPIC: &str = "livewatch/{blog}/{kind}";
+pub(crate) const DEFAULT_TOPIC: &str = "livewatch/{blog}/{kind}";
 
 /// Largest message sent or accepted (MQTT's own limit is 256 MiB; brokers often 1 MiB+).
 const MAX_PACKET: usize = 4 * 1024 * 1024;
 
 /// Where and how events are published.
 #[derive(Debug, Clone)]
-pub struct MqttTarget {
+pub(crate) struct MqttTarget {
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
@@ -38,7 +38,7 @@ pub struct MqttTarget {
 }
 
 /// Publishes events to an MQTT broker.
-pub struct Mqtt {
+pub(crate) struct Mqtt {
     target: MqttTarget,
     /// The notifier's name, part of the client id.
     name: String,
@@ -65,7 +65,7 @@ fn level(s: &str) -> String {
 
 /// The topic for `event`: `{blog}` is the blog's slug (from its URL, as in the feeds),
 /// `{kind}` the event kind, `{post}` the post id (`-` for blog-level events).
-pub fn topic(template: &str, event: &LwEvent) -> String {
+pub(crate) fn topic(template: &str, event: &LwEvent) -> String {
     template
         .replace("{blog}", &crate::server::feeds::slug_for(&event.blog.url))
         .replace("{kind}", event.kind.as_str())
@@ -76,7 +76,7 @@ pub fn topic(template: &str, event: &LwEvent) -> String {
 }
 
 /// Check a topic template: not empty, no wildcards, only known placeholders.
-pub fn check_topic(t: &str) -> Result<(), String> {
+pub(crate) fn check_topic(t: &str) -> Result<(), String> {
     if t.is_empty() {
         return Err("topic must not be empty".into());
     }
@@ -115,7 +115,7 @@ fn classify(e: ConnectionError) -> DeliveryError {
 }
 
 impl Mqtt {
-    pub fn new(
+    pub(crate) fn new(
         target: MqttTarget,
         name: &str,
         timeout: Duration,
@@ -130,7 +130,7 @@ impl Mqtt {
     }
 
     /// The payload: the event JSON, or the rendered template.
-    pub fn payload(&self, event: &LwEvent) -> Result<Vec<u8>, DeliveryError> {
+    pub(crate) fn payload(&self, event: &LwEvent) -> Result<Vec<u8>, DeliveryError> {
         match &self.template {
             Some(t) => super::template::render_body(t, event),
             None => serde_json::to_vec(event)

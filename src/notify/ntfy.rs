@@ -12,7 +12,7 @@ use crate::model::EventKind;
 use crate::text::truncate;
 
 /// Sends events to an ntfy topic.
-pub struct Ntfy {
+pub(crate) struct Ntfy {
     http: Http,
     url: String,
     token: Option<String>,
@@ -23,7 +23,7 @@ pub struct Ntfy {
 
 /// A header value: ASCII as is, anything else as an RFC 2047 encoded word (ntfy decodes
 /// them; raw UTF-8 is not valid in HTTP headers).
-pub fn header_text(s: &str) -> String {
+pub(crate) fn header_text(s: &str) -> String {
     let s: String = s.chars().filter(|c| !c.is_control()).collect();
     if s.is_ascii() {
         s
@@ -50,7 +50,7 @@ fn tags(kind: EventKind) -> &'static str {
 }
 
 /// The headers and body of one message.
-pub fn request(m: &Message, priority: Option<u8>) -> (Vec<(&'static str, String)>, String) {
+pub(crate) fn request(m: &Message, priority: Option<u8>) -> (Vec<(&'static str, String)>, String) {
     let priority = priority
         .unwrap_or(if m.is_urgent() { 4 } else { 3 })
         .clamp(1, 5);
@@ -69,7 +69,12 @@ pub fn request(m: &Message, priority: Option<u8>) -> (Vec<(&'static str, String)
 }
 
 impl Ntfy {
-    pub fn new(http: Http, url: String, token: Option<String>, priority: Option<u8>) -> Self {
+    pub(crate) fn new(
+        http: Http,
+        url: String,
+        token: Option<String>,
+        priority: Option<u8>,
+    ) -> Self {
         Ntfy {
             http,
             url,

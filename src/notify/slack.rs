@@ -13,7 +13,7 @@ use super::{Delivered, Delivery, DeliveryError, Notifier};
 use crate::text::truncate;
 
 /// Sends events to Slack.
-pub struct Slack {
+pub(crate) struct Slack {
     http: Http,
     url: String,
     token: Option<String>,
@@ -23,7 +23,7 @@ pub struct Slack {
 }
 
 /// Escape the three characters Slack's mrkdwn reserves.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -31,7 +31,7 @@ pub fn escape(s: &str) -> String {
 
 /// The message payload: a fallback `text` and the blocks (headline as a link, text,
 /// and a context line with the blog and kind).
-pub fn payload(m: &Message, quote_previous: bool) -> Value {
+pub(crate) fn payload(m: &Message, quote_previous: bool) -> Value {
     let mut section = format!(
         "*<{}|{}>*",
         m.url.replace('|', "%7C").replace('>', "%3E"),
@@ -63,7 +63,12 @@ pub fn payload(m: &Message, quote_previous: bool) -> Value {
 }
 
 impl Slack {
-    pub fn new(http: Http, url: String, token: Option<String>, channel: Option<String>) -> Self {
+    pub(crate) fn new(
+        http: Http,
+        url: String,
+        token: Option<String>,
+        channel: Option<String>,
+    ) -> Self {
         Slack {
             http,
             url,

@@ -14,7 +14,7 @@ static STOP_WHEN_CLOSED: AtomicBool = AtomicBool::new(false);
 /// whose output is the point (`livewatch watch URL | head -3`). A write into the closed
 /// pipe notices it, and so does a check every half second (a quiet blog writes nothing
 /// for a long time). Call from within the async runtime.
-pub fn stop_when_closed() {
+pub(crate) fn stop_when_closed() {
     STOP_WHEN_CLOSED.store(true, Ordering::Relaxed);
     tokio::spawn(async {
         loop {
@@ -49,14 +49,14 @@ fn stdout_closed() -> bool {
 }
 
 /// Prints events to standard output.
-pub struct Stdout {
+pub(crate) struct Stdout {
     json: bool,
     /// What to print per event as a template (`template = …`), when set.
     pub template: Option<std::sync::Arc<super::template::BodyTemplate>>,
 }
 
 impl Stdout {
-    pub fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool) -> Self {
         Stdout {
             json,
             template: None,
@@ -65,7 +65,7 @@ impl Stdout {
 }
 
 /// The readable form of an event, in local time (see [`human_in`]).
-pub fn human(event: &Event) -> String {
+pub(crate) fn human(event: &Event) -> String {
     human_in(event, &chrono::Local)
 }
 
@@ -82,7 +82,7 @@ pub fn human(event: &Event) -> String {
 /// (or first line), and the blog's name (the watch's `name`, else a shortened page title).
 /// Then the word diff (edits, corrections) or the post's first line, and its link.
 /// Control characters of the page's text are shown as spaces (no terminal escapes).
-pub fn human_in<Tz: chrono::TimeZone>(event: &Event, tz: &Tz) -> String
+pub(crate) fn human_in<Tz: chrono::TimeZone>(event: &Event, tz: &Tz) -> String
 where
     Tz::Offset: std::fmt::Display,
 {

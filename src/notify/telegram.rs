@@ -16,7 +16,7 @@ use crate::text::truncate;
 const MAX_TEXT: usize = 4000;
 
 /// Sends events through a Telegram bot.
-pub struct Telegram {
+pub(crate) struct Telegram {
     http: Http,
     url: String,
     token: String,
@@ -26,7 +26,7 @@ pub struct Telegram {
 }
 
 /// The message text (plain, no parse mode, so nothing needs escaping).
-pub fn text(m: &Message, quote_previous: bool) -> String {
+pub(crate) fn text(m: &Message, quote_previous: bool) -> String {
     let mut t = format!("{}\n\n{}", m.title(), m.body());
     if quote_previous {
         if let Some(p) = &m.previous {
@@ -43,7 +43,7 @@ pub fn text(m: &Message, quote_previous: bool) -> String {
 }
 
 impl Telegram {
-    pub fn new(http: Http, url: String, token: String, chat_id: String) -> Self {
+    pub(crate) fn new(http: Http, url: String, token: String, chat_id: String) -> Self {
         Telegram {
             http,
             url,
@@ -62,7 +62,7 @@ impl Telegram {
     }
 
     /// `sendMessage` body. `reply_to`: the earlier message this one answers.
-    pub fn send_body(&self, m: &Message, reply_to: Option<&str>) -> Value {
+    pub(crate) fn send_body(&self, m: &Message, reply_to: Option<&str>) -> Value {
         let mut v = json!({
             "chat_id": self.chat_id,
             "text": text(m, true),
@@ -75,7 +75,7 @@ impl Telegram {
     }
 
     /// `editMessageText` body.
-    pub fn edit_body(&self, m: &Message, message_id: &str) -> Value {
+    pub(crate) fn edit_body(&self, m: &Message, message_id: &str) -> Value {
         json!({
             "chat_id": self.chat_id,
             "message_id": message_id.parse::<i64>().unwrap_or_default(),

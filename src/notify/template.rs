@@ -67,14 +67,14 @@ impl TemplateError {
 
 /// One part of a word diff (`crate::diff::word_diff`'s `[-old-]{+new+}` form).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     Same(&'a str),
     Removed(&'a str),
     Added(&'a str),
 }
 
 /// Split a word diff into its parts. A marker without its end is text.
-pub fn parts(diff: &str) -> Vec<Part<'_>> {
+pub(crate) fn parts(diff: &str) -> Vec<Part<'_>> {
     let mut out = Vec::new();
     let mut rest = diff;
     loop {
@@ -106,7 +106,7 @@ pub fn parts(diff: &str) -> Vec<Part<'_>> {
 }
 
 /// Escape text for HTML (element content and quoted attributes).
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         match c {
@@ -122,7 +122,7 @@ pub fn html_escape(s: &str) -> String {
 }
 
 /// A word diff as HTML: the text escaped, removed words in `<del>`, added in `<ins>`.
-pub fn diff_html(diff: &str) -> String {
+pub(crate) fn diff_html(diff: &str) -> String {
     let mut out = String::new();
     for p in parts(diff) {
         match p {
@@ -197,7 +197,7 @@ impl Mode {
 
 /// Is this template a JSON body? It starts (after blanks) with `[`, or with `{` that
 /// does not open a Jinja tag (`{{`, `{%`, `{#`).
-pub fn looks_like_json(source: &str) -> bool {
+pub(crate) fn looks_like_json(source: &str) -> bool {
     let s = source.trim_start();
     s.starts_with('[')
         || (s.starts_with('{') && !matches!(s.as_bytes().get(1), Some(b'{' | b'%' | b'#')))
@@ -276,7 +276,7 @@ impl BodyTemplate {
 /// The human message of an event for the chat presets and desktop notifications: with a
 /// template, its text (rendered as plain text; each preset escapes it as it escapes any
 /// text) replaces the message's own text and quote of the old version.
-pub fn message(
+pub(crate) fn message(
     template: Option<&BodyTemplate>,
     event: &Event,
 ) -> Result<Message, super::DeliveryError> {
@@ -292,7 +292,7 @@ pub fn message(
 
 /// Render `template` for a text or JSON destination (mqtt, command, stdout): JSON when it
 /// was parsed as JSON.
-pub fn render_body(
+pub(crate) fn render_body(
     template: &BodyTemplate,
     event: &Event,
 ) -> Result<Vec<u8>, super::DeliveryError> {
@@ -308,7 +308,7 @@ pub fn render_body(
 }
 
 /// The variables of one event.
-pub fn context(event: &Event) -> Value {
+pub(crate) fn context(event: &Event) -> Value {
     let m = Message::of(event);
     let mut v = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
     if let Some(o) = v.as_object_mut() {

@@ -13,7 +13,7 @@ use super::{Delivered, Delivery, DeliveryError, Notifier};
 
 /// The signature header value for `body`: `sha256=` and the hex HMAC-SHA256 with
 /// `secret` as the key.
-pub fn signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC takes keys of any length, so this cannot fail.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(body);
@@ -21,7 +21,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// POSTs every event as JSON to one URL.
-pub struct Webhook {
+pub(crate) struct Webhook {
     http: Http,
     url: String,
     secret: Option<String>,
@@ -31,7 +31,7 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(
+    pub(crate) fn new(
         http: Http,
         url: String,
         secret: Option<String>,
@@ -47,7 +47,7 @@ impl Webhook {
     }
 
     /// The body of one delivery: the event JSON, or the rendered template (valid JSON).
-    pub fn body(&self, event: &crate::model::Event) -> Result<Vec<u8>, DeliveryError> {
+    pub(crate) fn body(&self, event: &crate::model::Event) -> Result<Vec<u8>, DeliveryError> {
         match &self.template {
             Some(t) => super::template::render_body(t, event),
             None => serde_json::to_vec(event)
@@ -56,7 +56,7 @@ impl Webhook {
     }
 
     /// The headers of one delivery (custom ones first, so they cannot replace ours).
-    pub fn headers_for(&self, d: &Delivery<'_>, body: &[u8]) -> Vec<(String, String)> {
+    pub(crate) fn headers_for(&self, d: &Delivery<'_>, body: &[u8]) -> Vec<(String, String)> {
         let mut h: Vec<(String, String)> = self
             .headers
             .iter()

@@ -30,13 +30,13 @@ use crate::daemon::{Daemon, Shared};
 use crate::extract::{Selectors, Strategy};
 
 /// What the API handlers reach beyond the feeds' state.
-pub struct Api {
+pub(crate) struct Api {
     pub watches: Arc<ApiWatches>,
     pub shared: Arc<Shared>,
 }
 
 impl Api {
-    pub fn new(daemon: &Daemon) -> Arc<Api> {
+    pub(crate) fn new(daemon: &Daemon) -> Arc<Api> {
         Arc::new(Api {
             watches: daemon.api_watches().clone(),
             shared: daemon.shared().clone(),
@@ -46,7 +46,7 @@ impl Api {
 
 impl AppState {
     /// Every watch served: the config's, then those added through the API.
-    pub fn all_watches(&self) -> Vec<Watch> {
+    pub(crate) fn all_watches(&self) -> Vec<Watch> {
         let mut all = self
             .watches
             .read()
@@ -62,7 +62,7 @@ impl AppState {
 }
 
 /// The API routes.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/watches", get(list_watches).post(add_watch))
         .route("/api/watches/{id}", delete(remove_watch))
@@ -75,14 +75,14 @@ pub fn routes() -> Router<AppState> {
 
 /// An API error: a status and `{"error", "field"}`.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub error: String,
     pub field: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
         ApiError {
             status,
             error: error.into(),
@@ -91,7 +91,7 @@ impl ApiError {
     }
 
     /// A 400 about one field.
-    pub fn field(field: &str, error: impl Into<String>) -> ApiError {
+    pub(crate) fn field(field: &str, error: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             error: error.into(),
@@ -134,7 +134,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The token check of every API route and dashboard page.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let cfg = state.api.watches.config();
     let token = match cfg.api_token {
         Some(t) => t,
@@ -421,7 +421,10 @@ fn strategy_fields(
 }
 
 /// Check a `POST /api/watches` body field by field.
-pub fn parse_watch(body: &Map<String, Value>, notifiers: &[String]) -> Result<WatchSpec, ApiError> {
+pub(crate) fn parse_watch(
+    body: &Map<String, Value>,
+    notifiers: &[String],
+) -> Result<WatchSpec, ApiError> {
     if let Some(k) = body.keys().find(|k| !WATCH_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::field(
             k,
@@ -614,7 +617,7 @@ fn watch_by_slug(state: &AppState, slug: &str) -> Result<Watch, ApiError> {
 
 /// The JSON of a post's history: every revision with the word diff from the one before
 /// and the correction notes it added.
-pub fn history_json(
+pub(crate) fn history_json(
     slug: &str,
     w: &Watch,
     title: Option<&str>,

@@ -29,7 +29,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Dashboard routes.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/blogs/{slug}/posts/{post_id}", get(post_page))

@@ -39,16 +39,16 @@ use crate::model::Event;
 use crate::store::{FeedPost, StoreError};
 
 /// Entries per feed page when `?limit=` is not given.
-pub const DEFAULT_LIMIT: usize = 50;
+pub(crate) const DEFAULT_LIMIT: usize = 50;
 /// The largest `?limit=` accepted.
-pub const MAX_LIMIT: usize = 500;
+pub(crate) const MAX_LIMIT: usize = 500;
 /// Events read from the store per query while a stream catches up.
 const STREAM_BATCH: usize = 256;
 /// How often an idle stream sends a keep-alive comment (proxies drop silent connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Feed, stream and blog-list routes.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/blogs", get(blogs))
         .route("/blogs/{slug}/feed.atom", get(blog_atom))
@@ -61,7 +61,7 @@ pub fn routes() -> Router<AppState> {
 /// Why a feed request failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FeedError {
+pub(crate) enum FeedError {
     #[error("no watched blog has the slug {0:?}; GET /blogs lists them")]
     NoSuchBlog(String),
     #[error("{0}")]
@@ -85,7 +85,7 @@ impl IntoResponse for FeedError {
 }
 
 /// The slug of one watched URL, before making it unique (see the module docs).
-pub fn slug_for(url: &str) -> String {
+pub(crate) fn slug_for(url: &str) -> String {
     let (host, segment) = match url::Url::parse(url) {
         Ok(u) => {
             let seg = u
@@ -119,7 +119,7 @@ pub fn slug_for(url: &str) -> String {
 }
 
 /// Unique slugs for the watches, in config order.
-pub fn slugs(watches: &[Watch]) -> Vec<(String, Watch)> {
+pub(crate) fn slugs(watches: &[Watch]) -> Vec<(String, Watch)> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(watches.len());
     for w in watches {
@@ -145,7 +145,7 @@ const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'~');
 
 /// The `tag:` URI of a blog (feed id), or of one of its posts (entry id).
-pub fn tag_uri(blog_url: &str, post_id: Option<&str>) -> String {
+pub(crate) fn tag_uri(blog_url: &str, post_id: Option<&str>) -> String {
     let (authority, path) = match url::Url::parse(blog_url) {
         Ok(u) => {
             let host = match u.port() {

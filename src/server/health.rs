@@ -17,13 +17,13 @@ use axum::Router;
 use super::AppState;
 
 /// The control loop ticks at least every second; this much silence means it is stuck.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// How long a handler waits for the store (it may be busy with a long write).
 const STORE_WAIT: Duration = Duration::from_secs(3);
 
 /// Health and metrics routes.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -31,7 +31,11 @@ pub fn routes() -> Router<AppState> {
 
 /// Is the daemon healthy, given the last tick (unix ms, 0 = never) and the outcome of a
 /// write check? `Err` holds the reason.
-pub fn assess(now_ms: i64, last_tick_ms: i64, writable: Result<(), String>) -> Result<(), String> {
+pub(crate) fn assess(
+    now_ms: i64,
+    last_tick_ms: i64,
+    writable: Result<(), String>,
+) -> Result<(), String> {
     if last_tick_ms == 0 {
         return Err("scheduler has not started".into());
     }

@@ -5,11 +5,11 @@
 //! `.await`. New events reach the SSE stream through [`AppState::committed`], a watch
 //! channel holding the newest committed event sequence number.
 
-pub mod api;
-pub mod dashboard;
-pub mod feeds;
-pub mod health;
-pub mod state;
+pub(crate) mod api;
+pub(crate) mod dashboard;
+pub(crate) mod feeds;
+pub(crate) mod health;
+pub(crate) mod state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -22,7 +22,7 @@ use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub store: Store,
     /// The watches of the current config (replaced on reload).
     pub watches: Arc<RwLock<Vec<Watch>>>,
@@ -37,7 +37,7 @@ pub struct AppState {
 }
 
 /// All routes.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(feeds::routes())
@@ -47,7 +47,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serve until `stop` turns true.
-pub async fn serve(
+pub(crate) async fn serve(
     addr: SocketAddr,
     state: AppState,
     mut stop: watch::Receiver<bool>,

@@ -6,7 +6,7 @@ use chrono::Utc;
 /// A blog's state for people, and why: `paused`, `retired`, `failing` (the last error),
 /// `closed` (why the blog counts as ended), `live` (changes in the last 10 minutes),
 /// `quiet` (since when) or `new` (not polled yet).
-pub fn blog_state(
+pub(crate) fn blog_state(
     b: &crate::store::BlogRow,
     paused: bool,
     now: chrono::DateTime<Utc>,

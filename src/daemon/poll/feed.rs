@@ -8,11 +8,11 @@ use crate::fetch::{FetchError, Fetched, Validators};
 
 /// Feed polls between two reads of the page, to see that it still embeds the same feed
 /// (a publisher may end the embed or move to another vendor).
-pub const PAGE_RECHECK: u32 = 50;
+pub(super) const PAGE_RECHECK: u32 = 50;
 
 /// The feed a blog task follows, and its polls since the page was last read.
 #[derive(Debug, Default)]
-pub struct Followed {
+pub(crate) struct Followed {
     feed: Option<Feed>,
     polls: u32,
 }

@@ -8,7 +8,7 @@
 
 use super::{Field, Layout, Merge, Profile};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "amp-live-list",
     hosts: &[],
     markers: &["amp-live-list"],

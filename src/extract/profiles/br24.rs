@@ -6,7 +6,7 @@
 
 use super::{Layout, Merge, Profile};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "br24",
     hosts: &["br.de"],
     markers: &["[class^=\"ArticleModuleText_wrapper\"] h2"],

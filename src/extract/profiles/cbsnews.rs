@@ -7,7 +7,7 @@
 
 use super::{Field, Layout, Merge, Profile};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "cbsnews",
     hosts: &["cbsnews.com"],
     markers: &["section.post-update[id^=\"content__post--\"]"],

@@ -11,7 +11,7 @@ use scraper::Html;
 use super::{Layout, Merge, Profile};
 use crate::extract::{Context, Draft};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "cnbc",
     hosts: &["cnbc.com"],
     markers: &["h2.ArticleBody-subtitle"],

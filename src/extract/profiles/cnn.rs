@@ -18,7 +18,7 @@ use super::{sel, Field, Layout, Merge, Profile};
 use crate::extract::time::parse_stamp;
 use crate::extract::{Context, Draft};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "cnn",
     hosts: &["cnn.com"],
     markers: &["#posts article[id^=\"h_\"]", "script#apollo-client"],

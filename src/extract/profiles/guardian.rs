@@ -8,7 +8,7 @@
 
 use super::{Field, Layout, Merge, Prefer, Profile};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "guardian",
     hosts: &["theguardian.com", "guardian.co.uk"],
     markers: &["#liveblog-body article[id^=\"block-\"]"],

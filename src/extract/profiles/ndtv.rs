@@ -7,7 +7,7 @@
 
 use super::{Field, Layout, Merge, Profile};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "ndtv",
     hosts: &["ndtv.com"],
     markers: &["li.liv-blg_li"],

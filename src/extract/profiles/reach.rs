@@ -11,7 +11,7 @@ use scraper::Html;
 use super::{Field, Layout, Merge, Profile};
 use crate::extract::{Context, Draft};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "reach",
     hosts: &[
         "mirror.co.uk",

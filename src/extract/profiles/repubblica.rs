@@ -11,7 +11,7 @@ use scraper::Html;
 use super::{sel, Field, Layout, Merge, Prefer, Profile};
 use crate::extract::{time, Context, Draft};
 
-pub static PROFILE: Profile = Profile {
+pub(super) static PROFILE: Profile = Profile {
     name: "repubblica",
     hosts: &["repubblica.it"],
     markers: &["div.liveblog section.liveblog__post"],

@@ -37,7 +37,7 @@ fn embed(what: &str, detail: Option<String>) -> String {
 }
 
 /// Vendor embeds without a feed livewatch reads.
-pub fn embeds(doc: &Html) -> Vec<String> {
+pub(super) fn embeds(doc: &Html) -> Vec<String> {
     let mut out = Vec::new();
     // Tickaroo: <tickaroo-liveblog liveblogId="…" clientId="…"> (attribute names are
     // lower-cased by the parser).
@@ -110,7 +110,7 @@ pub fn embeds(doc: &Html) -> Vec<String> {
 }
 
 /// Signs of posts rendered in the browser from data the HTML does not hold.
-pub fn client_side(doc: &Html, raw: &str) -> Vec<String> {
+pub(super) fn client_side(doc: &Html, raw: &str) -> Vec<String> {
     let mut out = Vec::new();
     if let Some((_, endpoint)) = first(doc, "[data-posts-endpoint]", &["data-posts-endpoint"]) {
         out.push(format!(

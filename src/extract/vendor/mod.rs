@@ -22,7 +22,7 @@ use crate::model::Post;
 
 /// A vendor whose feed livewatch reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Vendor {
+pub(crate) enum Vendor {
     /// The WordPress Liveblog plugin (Automattic): `/wp-json/liveblog/v1/<post>/…`.
     WordPress,
     /// Sourcefabric Liveblog: `api/client_blogs/<blog>/posts`.
@@ -31,7 +31,7 @@ pub enum Vendor {
 
 impl Vendor {
     /// The name shown as the extractor (`check`, `status`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Vendor::WordPress => "wordpress-liveblog",
             Vendor::Sourcefabric => "sourcefabric-liveblog",
@@ -41,7 +41,7 @@ impl Vendor {
 
 /// A vendor feed found on a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Feed {
+pub(crate) struct Feed {
     pub vendor: Vendor,
     /// The URL to poll instead of the page.
     pub url: String,
@@ -55,7 +55,7 @@ pub struct Feed {
 
 /// What one read of a feed holds.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeedPosts {
+pub(crate) struct FeedPosts {
     /// The posts shown, newest first.
     pub posts: Vec<Post>,
     /// Ids the vendor flags as deleted.
@@ -66,12 +66,12 @@ pub struct FeedPosts {
 
 impl Feed {
     /// `extract::Extraction::extractor` for posts read from this feed.
-    pub fn extractor(&self) -> String {
+    pub(crate) fn extractor(&self) -> String {
         format!("{} feed", self.vendor.name())
     }
 
     /// Read one response of the feed.
-    pub fn read(&self, body: &[u8]) -> Result<FeedPosts, String> {
+    pub(crate) fn read(&self, body: &[u8]) -> Result<FeedPosts, String> {
         let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             format!(
                 "the {} feed {} is not JSON: {e}",
@@ -97,7 +97,7 @@ impl Feed {
     }
 
     /// The extraction of one read of the feed (no posts and the reason when it fails).
-    pub fn extract(&self, body: &[u8]) -> super::Extraction {
+    pub(crate) fn extract(&self, body: &[u8]) -> super::Extraction {
         let mut out = super::Extraction {
             title: self.title.clone(),
             extractor: self.extractor(),
@@ -125,7 +125,7 @@ impl Feed {
 }
 
 /// The vendor feed a page embeds, if livewatch can read it.
-pub fn discover(doc: &Html, raw: &str, page_url: &str) -> Option<Feed> {
+pub(crate) fn discover(doc: &Html, raw: &str, page_url: &str) -> Option<Feed> {
     let base = url::Url::parse(page_url).ok()?;
     let (vendor, url, blog_id) = wordpress::discover(doc, raw, &base)
         .map(|(u, id)| (Vendor::WordPress, u, id))
@@ -143,7 +143,7 @@ pub fn discover(doc: &Html, raw: &str, page_url: &str) -> Option<Feed> {
 
 /// [`discover`] on page bytes (decoded and parsed here, only when the bytes name a
 /// vendor: the daemon asks on every fetched page).
-pub fn discover_in(page: &super::Page<'_>) -> Option<Feed> {
+pub(crate) fn discover_in(page: &super::Page<'_>) -> Option<Feed> {
     if !wordpress::mentioned(page.body) && !sourcefabric::mentioned(page.body) {
         return None;
     }
@@ -154,7 +154,7 @@ pub fn discover_in(page: &super::Page<'_>) -> Option<Feed> {
 
 /// Why a page without posts is empty: one [`Attempt`] per vendor embed or client-side
 /// marker found, each saying what it is and what to do.
-pub fn diagnose(doc: &Html, raw: &str, page_url: &str) -> Vec<Attempt> {
+pub(crate) fn diagnose(doc: &Html, raw: &str, page_url: &str) -> Vec<Attempt> {
     let mut out = Vec::new();
     if let Some(f) = discover(doc, raw, page_url) {
         out.push(Attempt {

@@ -28,7 +28,7 @@ use crate::model::Post;
 const MAX_RESULTS: u32 = 50;
 
 /// Cheap pre-check on the raw page.
-pub fn mentioned(raw: &[u8]) -> bool {
+pub(super) fn mentioned(raw: &[u8]) -> bool {
     static ANY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
         regex::bytes::Regex::new(r"(?i)api_host|client_blogs|liveblog[^/\s\x22']*/").unwrap()
     });
@@ -36,7 +36,7 @@ pub fn mentioned(raw: &[u8]) -> bool {
 }
 
 /// (feed URL, blog id) of the live blog on the page.
-pub fn discover(doc: &Html, raw: &str, base: &url::Url) -> Option<(String, String)> {
+pub(super) fn discover(doc: &Html, raw: &str, base: &url::Url) -> Option<(String, String)> {
     if let Some(lb) = super::assigned_object(raw, "LB") {
         if let (Some(host), Some(id)) = (lb["api_host"].as_str(), id_text(&lb["blog"]["_id"])) {
             let host = base.join(host).ok()?;
@@ -78,7 +78,7 @@ fn posts_url(host: &str, id: &str) -> String {
 }
 
 /// The posts of one response.
-pub fn read(v: &Value) -> Option<FeedPosts> {
+pub(super) fn read(v: &Value) -> Option<FeedPosts> {
     let items = v.get("_items")?.as_array()?;
     let mut out = FeedPosts {
         complete: v["_meta"]["total"]

@@ -21,7 +21,7 @@ use crate::extract::html_text::text_of_fragment;
 use crate::model::Post;
 
 /// Cheap pre-check on the raw page.
-pub fn mentioned(raw: &[u8]) -> bool {
+pub(super) fn mentioned(raw: &[u8]) -> bool {
     static ANY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
         regex::bytes::Regex::new("liveblog_settings|wpcom-liveblog-container").unwrap()
     });
@@ -29,7 +29,7 @@ pub fn mentioned(raw: &[u8]) -> bool {
 }
 
 /// (feed URL, post id) of the plugin's live blog on the page.
-pub fn discover(doc: &Html, raw: &str, base: &url::Url) -> Option<(String, String)> {
+pub(super) fn discover(doc: &Html, raw: &str, base: &url::Url) -> Option<(String, String)> {
     if let Some(s) = super::assigned_object(raw, "liveblog_settings") {
         let id = id_text(&s["post_id"]);
         let rest = s["use_rest_api"] != 0 && s["use_rest_api"] != "0";
@@ -67,7 +67,7 @@ fn entries_url(endpoint: &str) -> String {
 }
 
 /// The posts of one response.
-pub fn read(v: &Value, page_url: &str) -> Option<FeedPosts> {
+pub(super) fn read(v: &Value, page_url: &str) -> Option<FeedPosts> {
     let entries = v.get("entries")?.as_array()?;
     let mut out = FeedPosts {
         // Page 1 of 1: every entry is here, so one missing was deleted.
