@@ -169,6 +169,12 @@ pub enum NotifierKind {
     Command {
         argv: Vec<String>,
     },
+    Nats {
+        /// `nats://[USER:PASS@]HOST:PORT`.
+        url: String,
+        subject: String,
+        stream: Option<String>,
+    },
 }
 
 impl NotifierKind {
@@ -184,6 +190,7 @@ impl NotifierKind {
             NotifierKind::Email { .. } => "email",
             NotifierKind::Mqtt { .. } => "mqtt",
             NotifierKind::Command { .. } => "command",
+            NotifierKind::Nats { .. } => "nats",
         }
     }
 }

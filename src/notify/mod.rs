@@ -9,6 +9,7 @@ pub mod email;
 pub mod http;
 pub mod message;
 pub mod mqtt;
+pub mod nats;
 pub mod ntfy;
 pub mod route;
 pub mod slack;
@@ -184,6 +185,20 @@ pub fn build(spec: &NotifierSpec, client: &reqwest::Client) -> Arc<dyn Notifier>
                 topic: topic.clone(),
                 qos: *qos,
                 retain: *retain,
+            },
+            &spec.name,
+            spec.timeout,
+            template.clone(),
+        )),
+        NotifierKind::Nats {
+            url,
+            subject,
+            stream,
+        } => Arc::new(nats::Nats::new(
+            nats::NatsTarget {
+                url: url.clone(),
+                subject: subject.clone(),
+                stream: stream.clone(),
             },
             &spec.name,
             spec.timeout,
