@@ -104,7 +104,7 @@ pub struct NotifierFile {
     /// E-mail sender and recipients.
     pub from: Option<Spanned<String>>,
     pub to: Option<Spanned<OneOrMany>>,
-    /// E-mail: the subject line as a template.
+    /// E-mail: the subject line as a template. NATS: the subject template.
     pub subject: Option<Spanned<String>>,
     /// MQTT: topic template, QoS 0-2, retain flag.
     pub topic: Option<Spanned<String>>,
@@ -112,6 +112,8 @@ pub struct NotifierFile {
     pub retain: Option<bool>,
     /// Command notifier: the program and its arguments (no shell).
     pub command: Option<Spanned<Vec<String>>>,
+    /// NATS: the JetStream stream to publish into (created when missing).
+    pub stream: Option<Spanned<String>>,
 }
 
 impl WatchFile {
@@ -168,6 +170,7 @@ impl NotifierFile {
             qos: None,
             retain: None,
             command: None,
+            stream: None,
         }
     }
 }

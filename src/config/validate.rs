@@ -357,11 +357,12 @@ impl Validator<'_> {
             "email" => self.email(n)?,
             "mqtt" => self.mqtt(n)?,
             "command" => self.command(n)?,
+            "nats" => self.nats(n)?,
             other => {
                 self.err(
                     n.kind.span(),
                     format!(
-                        "unknown notifier type {other:?}; types are stdout, desktop, webhook, slack, discord, ntfy, telegram, email, mqtt, command"
+                        "unknown notifier type {other:?}; types are stdout, desktop, webhook, slack, discord, ntfy, telegram, email, mqtt, command, nats"
                     ),
                 );
                 return None;
@@ -395,7 +396,7 @@ impl Validator<'_> {
     }
 }
 
-/// The keys of the second-round notifier types (email, mqtt, command) and templates.
+/// The keys of the second-round notifier types (email, mqtt, command, nats) and templates.
 impl Validator<'_> {
     /// Expand `${VAR}` in a value inside a list (errors point at the list).
     fn expand_at(&mut self, s: &str, span: std::ops::Range<usize>) -> String {
@@ -433,7 +434,7 @@ impl Validator<'_> {
         let t = n.template.as_ref()?;
         let json = match n.kind.get_ref().as_str() {
             "webhook" => true,
-            "mqtt" | "command" => crate::notify::template::looks_like_json(t.get_ref()),
+            "mqtt" | "command" | "nats" => crate::notify::template::looks_like_json(t.get_ref()),
             _ => false,
         };
         self.compile(t, "template", json)
@@ -473,6 +474,55 @@ impl Validator<'_> {
             .trim_end_matches(']')
             .to_string();
         Some((u.scheme().to_string(), host, u.port().unwrap_or(0), u))
+    }
+
+    /// An MQTT topic or NATS subject template, checked by `check`; `default` when unset.
+    fn name_template(
+        &mut self,
+        t: Option<&Spanned<String>>,
+        check: fn(&str) -> Result<(), String>,
+        default: &str,
+    ) -> String {
+        match t {
+            Some(t) => {
+                if let Err(e) = check(t.get_ref()) {
+                    self.err(t.span(), e);
+                }
+                t.get_ref().clone()
+            }
+            None => default.to_string(),
+        }
+    }
+
+    fn nats(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
+        let Some(url) = &n.url else {
+            self.err(
+                n.kind.span(),
+                "a nats notifier needs url = \"nats://HOST:PORT\"",
+            );
+            return None;
+        };
+        let (_, _, port, mut u) = self.server_url(url, &["nats"])?;
+        if port == 0 {
+            let _ = u.set_port(Some(4222));
+        }
+        let subject = self.name_template(
+            n.subject.as_ref(),
+            crate::notify::nats::check_subject,
+            crate::notify::nats::DEFAULT_SUBJECT,
+        );
+        let stream = n.stream.as_ref().map(|s| {
+            let v = self.expand(s);
+            if let Err(e) = crate::notify::nats::check_stream(&v) {
+                self.err(s.span(), e);
+            }
+            v
+        });
+        Some(NotifierKind::Nats {
+            url: u.to_string(),
+            subject,
+            stream,
+        })
     }
 
     fn command(&mut self, n: &NotifierFile) -> Option<NotifierKind> {
@@ -613,15 +663,11 @@ impl Validator<'_> {
             return None;
         }
         let (_, host, port, u) = self.server_url(url, &["mqtt"])?;
-        let topic = match &n.topic {
-            Some(t) => {
-                if let Err(e) = crate::notify::mqtt::check_topic(t.get_ref()) {
-                    self.err(t.span(), e);
-                }
-                t.get_ref().clone()
-            }
-            None => crate::notify::mqtt::DEFAULT_TOPIC.to_string(),
-        };
+        let topic = self.name_template(
+            n.topic.as_ref(),
+            crate::notify::mqtt::check_topic,
+            crate::notify::mqtt::DEFAULT_TOPIC,
+        );
         let qos = match &n.qos {
             Some(q) if *q.get_ref() > 2 => {
                 self.err(q.span(), "qos must be 0, 1 or 2");

@@ -9,6 +9,7 @@ pub(crate) mod email;
 pub(crate) mod http;
 pub(crate) mod message;
 pub(crate) mod mqtt;
+pub mod nats;
 pub(crate) mod ntfy;
 pub(crate) mod route;
 pub(crate) mod slack;
@@ -185,6 +186,20 @@ pub fn build(spec: &NotifierSpec, client: &reqwest::Client) -> Arc<dyn Notifier>
                 topic: topic.clone(),
                 qos: *qos,
                 retain: *retain,
+            },
+            &spec.name,
+            spec.timeout,
+            template.clone(),
+        )),
+        NotifierKind::Nats {
+            url,
+            subject,
+            stream,
+        } => Arc::new(nats::Nats::new(
+            nats::NatsTarget {
+                url: url.clone(),
+                subject: subject.clone(),
+                stream: stream.clone(),
             },
             &spec.name,
             spec.timeout,

@@ -48,14 +48,13 @@ pub(crate) struct Mqtt {
 
 /// A topic level made safe: no `/` (a level separator), wildcards or NUL.
 fn level(s: &str) -> String {
-    let v: String = s
-        .chars()
-        .map(|c| match c {
-            '/' | '+' | '#' | '\0' => '-',
-            c if c.is_control() => '-',
-            c => c,
-        })
-        .collect();
+    name_part(s, |c| matches!(c, '/' | '+' | '#' | '\0') || c.is_control())
+}
+
+/// `s` with each character `bad` says cannot stand in a topic level or subject token
+/// replaced by `-`; `-` for an empty `s`.
+pub(super) fn name_part(s: &str, bad: impl Fn(char) -> bool) -> String {
+    let v: String = s.chars().map(|c| if bad(c) { '-' } else { c }).collect();
     if v.is_empty() {
         "-".into()
     } else {

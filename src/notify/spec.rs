@@ -79,6 +79,12 @@ pub enum NotifierKind {
     Command {
         argv: Vec<String>,
     },
+    Nats {
+        /// `nats://[USER:PASS@]HOST:PORT`.
+        url: String,
+        subject: String,
+        stream: Option<String>,
+    },
 }
 
 impl NotifierKind {
@@ -94,6 +100,7 @@ impl NotifierKind {
             NotifierKind::Email { .. } => "email",
             NotifierKind::Mqtt { .. } => "mqtt",
             NotifierKind::Command { .. } => "command",
+            NotifierKind::Nats { .. } => "nats",
         }
     }
 }

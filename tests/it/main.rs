@@ -32,6 +32,7 @@ mod notify_crash;
 mod notify_desktop;
 mod notify_filters;
 mod notify_more;
+mod notify_nats;
 mod notify_presets;
 mod notify_webhook;
 mod replay_record;

@@ -317,20 +317,11 @@ impl Broker {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
-        let proc = Proc(
-            Command::new(mosquitto_program("mosquitto"))
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("mosquitto starts"),
-        );
-        let up = wait_for(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "mosquitto did not listen on {port}");
-        Broker { _proc: proc }
+        let mut cmd = Command::new(mosquitto_program("mosquitto"));
+        cmd.arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log);
+        Broker {
+            _proc: start_listening(cmd, port, "mosquitto"),
+        }
     }
 }
 
@@ -421,12 +412,7 @@ timeout = "3s"
 
     // No broker yet: the announcement waits in the outbox.
     let mut d = run_daemon(&cfg, &state, &out);
-    let mut listing = String::new();
-    let waiting = wait_for(Duration::from_secs(20), || {
-        listing = outbox(&state, None).1;
-        listing.contains("pending") && listing.contains("MQTT")
-    });
-    assert!(waiting, "{listing}\n{}", dump(&out));
+    wait_pending(&state, &out, "MQTT");
 
     let _broker = Broker::start(dir.path(), port);
     let _sub = subscriber(port, "livewatch/#", &sub_out, &[]);

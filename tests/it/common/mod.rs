@@ -243,6 +243,45 @@ pub fn run_daemon_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
     Proc(cmd.spawn().expect("livewatch starts"))
 }
 
+/// Wait until the outbox of `state` lists a pending delivery whose error mentions
+/// `reason` (a notifier whose server is not up yet); fails with the listing.
+pub fn wait_pending(state: &Path, out: &Path, reason: &str) {
+    let mut listing = String::new();
+    let waiting = wait_for(Duration::from_secs(20), || {
+        listing = outbox(state, None).1;
+        listing.contains("pending") && listing.contains(reason)
+    });
+    assert!(waiting, "{listing}\n{}", dump(out));
+}
+
+/// Start a server program (`cmd`, its output already directed) and wait until it
+/// listens on 127.0.0.1:`port`.
+pub fn start_listening(mut cmd: Command, port: u16, what: &str) -> Proc {
+    let proc = Proc(cmd.spawn().unwrap_or_else(|e| panic!("{what} starts: {e}")));
+    let up = wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "{what} did not listen on {port}");
+    proc
+}
+
+/// Run `livewatch ARGS… CONFIG`: its exit code and output.
+pub fn run_with_config(args: &[&str], config: &Path) -> (Option<i32>, String) {
+    let out = livewatch().args(args).arg(config).output().unwrap();
+    (out.status.code(), output_text(&out))
+}
+
+/// Stop the daemon with SIGTERM and assert that it exits cleanly (0).
+pub fn stop_daemon(d: &mut Proc, out: &Path) {
+    d.signal("TERM");
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        dump(out)
+    );
+}
+
 /// The daemon's log so far (stderr), for failure messages.
 pub fn log_of(out: &Path) -> String {
     std::fs::read_to_string(out.with_extension("log")).unwrap_or_default()
