@@ -270,3 +270,42 @@ fn without_chromium_a_browser_watch_names_the_packages_and_the_daemon_keeps_runn
         dump(&out)
     );
 }
+
+#[test]
+fn a_settle_selector_waits_for_posts_that_come_after_a_quiet_spell() {
+    let server = browser_blog();
+    // The script waits 3 s before it fetches: the DOM is quiet long before the posts come.
+    server.set(
+        "/late",
+        Reply::html(SHELL.replace(
+            "fetch('/posts.json')",
+            "new Promise(r => setTimeout(r, 3000)).then(() => fetch('/posts.json'))",
+        )),
+    );
+    let url = server.url("/late");
+    let dir = tempfile::tempdir().unwrap();
+    let check = |settle: &str| {
+        let cfg = write_config(
+            dir.path(),
+            &format!("[[watch]]\nurl = \"{url}\"\nfetch = \"browser\"\n{settle}"),
+        );
+        let out = livewatch()
+            .args(["check", "--json", &url, "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        (out.status.code(), output_text(&out))
+    };
+    let (code, text) = check("");
+    assert_eq!(
+        code,
+        Some(1),
+        "read at the first quiet spell: no posts yet\n{text}"
+    );
+    let (code, text) = check("settle = \"article.live-post\"\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("\"post-3\"") && text.contains("\"post-1\""),
+        "{text}"
+    );
+}
