@@ -6,7 +6,8 @@
 //! with [`daemon`] wiring them. Every module, with its job:
 //!
 //! - [`fetch`]: HTTP with a body cap, conditional GET, per-host limits and slowdowns, errors
-//!   by class; [`fetch::feed`]: following the vendor feed a page embeds.
+//!   by class; [`fetch::feed`]: following the vendor feed a page embeds; [`fetch::browser`]:
+//!   the headless-Chromium fetcher (`fetch = "browser"`).
 //! - [`fingerprint`]: the content fingerprint of a page in one pass over the bytes: equal
 //!   fingerprints, equal posts, so the page is not parsed.
 //! - [`extract`]: page bytes → posts (pure). Its parts:
@@ -40,7 +41,7 @@
 //! - [`notify`]: notifiers that deliver one event each: [`notify::stdout`],
 //!   [`notify::webhook`], [`notify::desktop`], the chat presets [`notify::slack`],
 //!   [`notify::discord`], [`notify::telegram`], [`notify::ntfy`], and [`notify::email`],
-//!   [`notify::mqtt`], [`notify::command`]; shared by them: [`notify::spec`] (a notifier's
+//!   [`notify::mqtt`], [`notify::nats`] (JetStream), [`notify::command`]; shared by them: [`notify::spec`] (a notifier's
 //!   validated settings), [`notify::route`] (the filters that pick a notifier's events),
 //!   [`notify::http`] (one request with retries classified), [`notify::message`] (an
 //!   event's human text), [`notify::template`] (user templates).

@@ -53,7 +53,16 @@ pub(super) fn check(a: CheckArgs) -> Result<ExitCode> {
     } else {
         let rt = runtime()?;
         let fetcher = crate::fetch::Fetcher::new(fetch_settings)?;
-        let r = rt.block_on(fetcher.fetch(&a.target, &Default::default()));
+        let watched = cfg
+            .as_ref()
+            .and_then(|c| c.watches.iter().find(|w| w.url == a.target));
+        let browser = a.browser || watched.is_some_and(|w| w.fetch == config::FetchMode::Browser);
+        let settle = watched.and_then(|w| w.settle.clone());
+        let r = if browser {
+            rt.block_on(fetcher.fetch_browser(&a.target, settle.as_deref()))
+        } else {
+            rt.block_on(fetcher.fetch(&a.target, &Default::default()))
+        };
         match r.with_context(|| format!("cannot fetch {}", a.target))? {
             crate::fetch::Fetched::Page(p) => {
                 let parts = (p.body.clone(), p.final_url.clone(), p.content_type.clone());

@@ -186,6 +186,10 @@ struct CheckArgs {
     /// and bare clocks; without it a file has none and those times stay null.
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Fetch the page through the headless browser (Chromium): the DOM after its
+    /// scripts ran, as a `fetch = "browser"` watch sees it.
+    #[arg(long)]
+    browser: bool,
 }
 
 fn parse_at(s: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {

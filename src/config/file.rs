@@ -57,6 +57,10 @@ pub struct WatchFile {
     pub selectors: Option<Selectors>,
     /// On the first poll, announce the newest N posts instead of a silent baseline.
     pub announce_existing: Option<usize>,
+    /// `http` (default) or `browser` (headless Chromium).
+    pub fetch: Option<Spanned<String>>,
+    /// Browser fetcher: a CSS selector whose appearance means the page is rendered.
+    pub settle: Option<Spanned<String>>,
 }
 
 /// One `[[notifier]]` table. Which keys apply depends on `type`.
@@ -131,6 +135,8 @@ impl WatchFile {
             extractor: None,
             selectors: None,
             announce_existing: None,
+            fetch: None,
+            settle: None,
         }
     }
 }

@@ -24,8 +24,8 @@ pub use env::expand_env;
 pub use error::{ConfigError, ConfigErrors, Issue};
 pub use file::{ConfigFile, NotifierFile, OneOrMany, WatchFile};
 pub use model::{
-    default_user_agent, extractor_names, Config, FetchSettings, NotifierKind, NotifierSpec, Watch,
-    DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MAX_INTERVAL, MIN_INTERVAL,
+    default_user_agent, extractor_names, Config, FetchMode, FetchSettings, NotifierKind,
+    NotifierSpec, Watch, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MAX_INTERVAL, MIN_INTERVAL,
 };
 pub use paths::{default_config_path, default_state_dir};
 pub use units::{parse_duration, parse_size, Dur, Size};

@@ -76,6 +76,20 @@ pub struct Watch {
     pub notify: Option<Vec<String>>,
     pub strategy: Strategy,
     pub announce_existing: usize,
+    /// `fetch = "http"` (default) or `"browser"`.
+    pub fetch: FetchMode,
+    /// `settle = "CSS"`: with the browser fetcher, the page is rendered once this matches.
+    pub settle: Option<String>,
+}
+
+/// How a watch's page is fetched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FetchMode {
+    /// A plain GET (the server's HTML).
+    #[default]
+    Http,
+    /// Loaded in headless Chromium: the DOM after the page's scripts ran.
+    Browser,
 }
 
 impl Watch {
@@ -92,6 +106,8 @@ impl Watch {
             notify: None,
             strategy: Strategy::Auto,
             announce_existing: 0,
+            fetch: FetchMode::Http,
+            settle: None,
         }
     }
 }

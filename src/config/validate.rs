@@ -247,6 +247,30 @@ impl Validator<'_> {
             (None, Some(name)) => Strategy::Named(name.to_string()),
         };
         watch.announce_existing = w.announce_existing.unwrap_or(0);
+        watch.fetch = match w.fetch.as_ref().map(|f| f.get_ref().as_str()) {
+            None | Some("http") => FetchMode::Http,
+            Some("browser") => FetchMode::Browser,
+            Some(other) => {
+                let span = w.fetch.as_ref().map(|f| f.span()).unwrap_or_default();
+                self.err(
+                    span,
+                    format!("unknown fetch {other:?}; fetch is \"http\" (default) or \"browser\""),
+                );
+                FetchMode::Http
+            }
+        };
+        if let Some(s) = &w.settle {
+            if scraper::Selector::parse(s.get_ref()).is_err() {
+                self.err(
+                    s.span(),
+                    format!("settle = {:?} is not a CSS selector", s.get_ref()),
+                );
+            }
+            if watch.fetch != FetchMode::Browser {
+                self.err(s.span(), "settle applies to fetch = \"browser\" only");
+            }
+            watch.settle = Some(s.get_ref().clone());
+        }
         watch
     }
 

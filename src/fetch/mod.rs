@@ -2,6 +2,7 @@
 //! (decompression included), conditional GET, a per-host concurrency limit, and the
 //! classification of failures that the scheduler turns into backoff.
 
+pub(crate) mod browser;
 pub(crate) mod feed;
 
 use std::collections::HashMap;
@@ -182,6 +183,8 @@ pub struct Fetcher {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Hosts that answered 429 (or 503 with Retry-After): every blog on them slows down.
     penalties: Mutex<HashMap<String, Penalty>>,
+    /// The headless browser for `fetch = "browser"` watches (started on first use).
+    browser: browser::Browser,
 }
 
 /// How much a host asked us to slow down.
@@ -228,6 +231,7 @@ impl Fetcher {
             settings,
             hosts: Mutex::new(HashMap::new()),
             penalties: Mutex::new(HashMap::new()),
+            browser: browser::Browser::default(),
         })
     }
 
@@ -255,6 +259,18 @@ impl Fetcher {
         sem.acquire_owned()
             .await
             .expect("host semaphores are never closed")
+    }
+
+    /// Load `url` in the headless browser and return its rendered DOM (see
+    /// [`browser`]), within the same per-host limit and body cap as [`Fetcher::fetch`].
+    /// `settle`: a CSS selector whose appearance means the page is rendered.
+    pub async fn fetch_browser(
+        &self,
+        url: &str,
+        settle: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
+        let _permit = self.host_permit(url).await;
+        self.browser.fetch(&self.settings, url, settle).await
     }
 
     /// GET `url`, conditional on `validators`, reading at most `max_body` bytes.

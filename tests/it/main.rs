@@ -12,6 +12,7 @@ mod common;
 mod hostile_support;
 
 mod adaptive;
+mod browser_fetch;
 mod cli_config;
 mod dashboard_api;
 mod dashboard_browser;

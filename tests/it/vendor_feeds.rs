@@ -278,7 +278,8 @@ fn check_names_a_vendor_embed_without_a_public_feed() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("vendor: Tickaroo live blog (liveblogId 6a1b2c3d) embed")
-            && text.contains("does not run page scripts"),
+            && text.contains("does not run page scripts")
+            && text.contains("fetch = \"browser\""),
         "{text}"
     );
     // The daemon's status says the same.
@@ -301,7 +302,8 @@ fn check_names_a_vendor_embed_without_a_public_feed() {
         dump(&out)
     );
     assert!(
-        status().contains("does not run page scripts"),
+        status().contains("does not run page scripts")
+            && status().contains("livewatch check --browser"),
         "{}",
         status()
     );

@@ -2,6 +2,7 @@
 //! ([`crate::extract::vendor`]), followed instead of the page once found.
 
 use super::BlogTask;
+use crate::config::FetchMode;
 use crate::extract::vendor::Feed;
 use crate::extract::Strategy;
 use crate::fetch::{FetchError, Fetched, Validators};
@@ -21,13 +22,23 @@ impl BlogTask {
     /// Fetch the blog: its vendor feed when one is known, else the page — and when the
     /// page embeds a feed livewatch reads (automatic extraction only), that feed from
     /// then on. A failing feed falls back to the page (and is looked for again there);
-    /// every [`PAGE_RECHECK`] polls the page is read again.
+    /// every [`PAGE_RECHECK`] polls the page is read again. A `fetch = "browser"` watch
+    /// reads the rendered page every time.
     pub(super) async fn fetch_source(
         &self,
         validators: &Validators,
     ) -> (Result<Fetched, FetchError>, Option<Feed>) {
         let fetcher = &self.shared.fetcher;
         let url = &self.watch.url;
+        if self.watch.fetch == FetchMode::Browser {
+            // The rendered page holds what the scripts loaded: nothing to follow.
+            return (
+                fetcher
+                    .fetch_browser(url, self.watch.settle.as_deref())
+                    .await,
+                None,
+            );
+        }
         let (known, recheck) = {
             let mut f = self.feed();
             f.polls += 1;

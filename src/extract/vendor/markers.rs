@@ -8,7 +8,7 @@ use scraper::{ElementRef, Html};
 
 use super::super::select::sel;
 
-const BROWSER: &str = "livewatch does not run page scripts, so it cannot see them: watch the blog's feed instead if it has one (the vendor's own page, an AMP or RSS version)";
+const BROWSER: &str = "a plain fetch does not run page scripts, so it cannot see them: set fetch = \"browser\" on the watch (try it with livewatch check --browser URL), or watch the blog's feed if it has one";
 
 /// The first element matching `css`, and an attribute of it (any of `attrs`, trimmed).
 fn first<'a>(doc: &'a Html, css: &'static str, attrs: &[&str]) -> Option<(ElementRef<'a>, String)> {

@@ -49,7 +49,12 @@ fn vendor_embeds_are_named_with_their_ids_and_the_browser_fetch_advice() {
     for (html, named) in cases {
         let r = one(html);
         assert!(r.starts_with(&format!("vendor: {named} embed")), "{r}");
-        assert!(r.contains("does not run page scripts"), "{r}");
+        assert!(
+            r.contains("does not run page scripts")
+                && r.contains("fetch = \"browser\"")
+                && r.contains("livewatch check --browser URL"),
+            "{r}"
+        );
     }
 }
 
