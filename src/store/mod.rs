@@ -131,7 +131,7 @@ impl Store {
             }
         }
         // NORMAL is durable across process crashes in WAL mode; only a power loss can
-        // lose the last commits (CRATES.md: 27 µs vs 166 µs per commit).
+        // lose the last commits (measured here: 27 µs vs 166 µs per commit with FULL).
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
