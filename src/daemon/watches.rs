@@ -34,6 +34,12 @@ pub struct WatchSpec {
     pub extractor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selectors: Option<Selectors>,
+    /// `"browser"`: loaded in headless Chromium (`fetch = "browser"`); absent: HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<String>,
+    /// With the browser: a CSS selector the rendered page must match (`settle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<String>,
 }
 
 impl WatchSpec {
@@ -51,6 +57,10 @@ impl WatchSpec {
             (None, None | Some("auto")) => Strategy::Auto,
             (None, Some(name)) => Strategy::Named(name.to_string()),
         };
+        if self.fetch.as_deref() == Some("browser") {
+            w.fetch = crate::config::FetchMode::Browser;
+            w.settle = self.settle.clone();
+        }
         w
     }
 }

@@ -271,6 +271,11 @@ fn watch_json(id: String, w: &Watch, slug: &str, paused: bool, source: &str) -> 
         "notify": w.notify,
         "extractor": extractor,
         "selectors": selectors,
+        "fetch": match w.fetch {
+            crate::config::FetchMode::Browser => "browser",
+            crate::config::FetchMode::Http => "http",
+        },
+        "settle": w.settle,
     })
 }
 
@@ -339,6 +344,8 @@ const WATCH_FIELDS: &[&str] = &[
     "notify",
     "extractor",
     "selectors",
+    "fetch",
+    "settle",
 ];
 
 fn http_url(field: &str, v: Option<&Value>) -> Result<String, ApiError> {
@@ -501,6 +508,31 @@ pub(crate) fn parse_watch(
         }
     };
     let (extractor, selectors) = strategy_fields(body)?;
+    let fetch = match opt_string(body, "fetch")?.as_deref() {
+        None | Some("http") => None,
+        Some("browser") => Some("browser".to_string()),
+        Some(other) => {
+            return Err(ApiError::field(
+                "fetch",
+                format!("unknown fetch {other:?}; fetch is \"http\" (default) or \"browser\""),
+            ))
+        }
+    };
+    let settle = opt_string(body, "settle")?;
+    if let Some(s) = &settle {
+        if scraper::Selector::parse(s).is_err() {
+            return Err(ApiError::field(
+                "settle",
+                format!("settle = {s:?} is not a CSS selector"),
+            ));
+        }
+        if fetch.is_none() {
+            return Err(ApiError::field(
+                "settle",
+                "settle applies to fetch = \"browser\" only",
+            ));
+        }
+    }
     Ok(WatchSpec {
         url,
         name,
@@ -508,6 +540,8 @@ pub(crate) fn parse_watch(
         notify,
         extractor,
         selectors,
+        fetch,
+        settle,
     })
 }
 
@@ -755,6 +789,8 @@ async fn check(
         notify: None,
         extractor,
         selectors,
+        fetch: None,
+        settle: None,
     }
     .to_watch()
     .strategy;
@@ -854,6 +890,32 @@ mod tests {
             field(json!({"url": "http://e.org/", "selectors": {"post": "a", "time": ">>"}})),
             Some("selectors.time".into())
         );
+        // The browser fetcher, as `fetch = "browser"` and `settle` in the config.
+        let b = parse_watch(
+            &body(json!({"url": "http://e.org/", "fetch": "browser", "settle": "article"})),
+            &notifiers,
+        )
+        .unwrap()
+        .to_watch();
+        assert_eq!(b.fetch, crate::config::FetchMode::Browser);
+        assert_eq!(b.settle.as_deref(), Some("article"));
+        let plain = parse_watch(&body(json!({"url": "http://e.org/", "fetch": "http"})), &[]);
+        assert_eq!(
+            plain.unwrap().to_watch().fetch,
+            crate::config::FetchMode::Http
+        );
+        for bad in [
+            json!({"url": "http://e.org/", "fetch": "chrome"}),
+            json!({"url": "http://e.org/", "fetch": 1}),
+        ] {
+            assert_eq!(field(bad), Some("fetch".into()));
+        }
+        for bad in [
+            json!({"url": "http://e.org/", "fetch": "browser", "settle": ">>"}),
+            json!({"url": "http://e.org/", "settle": "article"}),
+        ] {
+            assert_eq!(field(bad), Some("settle".into()));
+        }
     }
 
     #[test]

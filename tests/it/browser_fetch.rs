@@ -309,3 +309,34 @@ fn a_settle_selector_waits_for_posts_that_come_after_a_quiet_spell() {
         "{text}"
     );
 }
+
+/// A watch added through the API with `"fetch": "browser"` is read through the browser:
+/// the page's own script fetches `/posts.json` (a plain GET of `/live` never does), and a
+/// post the script renders is reported.
+#[test]
+fn a_watch_added_through_the_api_can_use_the_browser() {
+    let server = browser_blog();
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::dashboard::Dash::start(dir.path(), &[]);
+    let url = server.url("/live");
+    let (status, w) = d.api(
+        "POST",
+        "/api/watches",
+        Some(&json!({"url": url, "interval": "500ms", "fetch": "browser"})),
+    );
+    assert_eq!(status, 201, "{w}");
+    assert_eq!(w["fetch"], "browser", "{w}");
+    assert!(
+        wait_for(Duration::from_secs(90), || server
+            .requests("/posts.json")
+            .len()
+            >= 2),
+        "the browser never ran the page's script\n{}",
+        d.dump()
+    );
+    let mut posts = base();
+    posts.insert(0, post(4, 40, "Schools shut tomorrow", &["The county says all schools stay shut tomorrow because of fallen trees on school routes."]));
+    serve(&server, &posts);
+    let e = d.wait_event("new", "Schools shut tomorrow");
+    assert_eq!(e["blog"]["url"], url.as_str());
+}
