@@ -23,6 +23,9 @@ pub struct ConfigFile {
     pub api_token: Option<Spanned<String>>,
     /// Body cap per response, after decompression (default 16MiB).
     pub max_body: Option<Size>,
+    /// The browser fetcher's memory cap (Chromium and chromedriver, proportional set
+    /// size): past it the browser is restarted (default 2GiB).
+    pub browser_memory: Option<Size>,
     /// Concurrent requests per host (default 2).
     pub per_host: Option<usize>,
     /// Connect timeout (default 10s).

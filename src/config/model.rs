@@ -33,6 +33,9 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     pub max_body: u64,
+    /// `browser_memory`: the browser fetcher is restarted when Chromium and chromedriver
+    /// together hold more than this (proportional set size, bytes).
+    pub browser_memory: u64,
     pub per_host: usize,
     pub connect_timeout: Duration,
     pub timeout: Duration,
@@ -43,6 +46,7 @@ impl Default for FetchSettings {
     fn default() -> Self {
         FetchSettings {
             max_body: DEFAULT_MAX_BODY,
+            browser_memory: 2 << 30,
             per_host: 2,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),

@@ -110,6 +110,10 @@ impl Validator<'_> {
         let defaults = FetchSettings::default();
         let fetch = FetchSettings {
             max_body: raw.max_body.map(|s| s.0).unwrap_or(defaults.max_body),
+            browser_memory: raw
+                .browser_memory
+                .map(|s| s.0)
+                .unwrap_or(defaults.browser_memory),
             per_host: raw.per_host.unwrap_or(defaults.per_host).max(1),
             connect_timeout: raw
                 .connect_timeout

@@ -70,6 +70,49 @@ mod imp {
     pub(crate) struct Browser {
         tabs: Arc<Semaphore>,
         state: Mutex<State>,
+        /// When the browser's memory was last measured.
+        measured: Mutex<Option<std::time::Instant>>,
+    }
+
+    /// How often the browser's memory is measured at most.
+    const MEMORY_EVERY: Duration = Duration::from_secs(10);
+
+    /// The proportional set size, in bytes, of every process in process group `pgid`
+    /// (chromedriver and the browsers it started), from `/proc`.
+    fn group_pss(pgid: u32) -> u64 {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        let mut total = 0;
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            // The group is field 5 of /proc/PID/stat, after the parenthesised name.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            if rest.split_whitespace().nth(2) != Some(pgid.to_string().as_str()) {
+                continue;
+            }
+            let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+                continue;
+            };
+            total += rollup
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024;
+        }
+        total
     }
 
     #[derive(Default)]
@@ -107,6 +150,7 @@ mod imp {
             Browser {
                 tabs: Arc::new(Semaphore::new(SESSIONS)),
                 state: Mutex::new(State::default()),
+                measured: Mutex::new(None),
             }
         }
     }
@@ -256,6 +300,7 @@ mod imp {
             match r {
                 Ok((final_url, body)) => {
                     self.state.lock().await.idle.push(session);
+                    self.check_memory(settings.browser_memory).await;
                     if body.len() as u64 > settings.max_body {
                         return Err(FetchError::TooLarge {
                             cap: settings.max_body,
@@ -286,6 +331,37 @@ mod imp {
                     self.restart().await;
                     Err(FetchError::Other(format!("the browser failed: {e}")))
                 }
+            }
+        }
+
+        /// Restart the browser when chromedriver and its browsers hold more than `cap`
+        /// bytes (proportional set size, so pages shared between Chromium's processes
+        /// count once). Measured at most every [`MEMORY_EVERY`].
+        async fn check_memory(&self, cap: u64) {
+            let pgid = {
+                let st = self.state.lock().await;
+                match st.driver.as_ref().and_then(|d| d.child.id()) {
+                    Some(pid) => pid,
+                    None => return,
+                }
+            };
+            {
+                let mut last = self.measured.lock().await;
+                if last.is_some_and(|t| t.elapsed() < MEMORY_EVERY) {
+                    return;
+                }
+                *last = Some(std::time::Instant::now());
+            }
+            let held = tokio::task::spawn_blocking(move || group_pss(pgid))
+                .await
+                .unwrap_or(0);
+            if held > cap {
+                tracing::warn!(
+                    held_mib = held >> 20,
+                    cap_mib = cap >> 20,
+                    "the browser grew past browser_memory: restarting it"
+                );
+                self.restart().await;
             }
         }
 

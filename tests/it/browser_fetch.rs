@@ -54,6 +54,13 @@ fn base() -> Vec<Value> {
     ]
 }
 
+/// [`base`] with a fourth, newer post (post-4, "Schools shut tomorrow").
+fn with_new_post() -> Vec<Value> {
+    let mut posts = base();
+    posts.insert(0, post(4, 40, "Schools shut tomorrow", &["The county says all schools stay shut tomorrow because of fallen trees on school routes."]));
+    posts
+}
+
 /// The page server with the shell at /live and the first three posts.
 fn blog() -> PageServer {
     let server = PageServer::start();
@@ -68,6 +75,41 @@ fn browser_blog() -> PageServer {
     let what = "the browser fetcher tests (WebDriver)";
     require_program("chromedriver", "chromium-driver", what);
     blog()
+}
+
+/// A config with the `top` lines, one browser watch of `url` polled every 500 ms, and a
+/// stdout JSON notifier.
+fn browser_config(dir: &std::path::Path, top: &str, url: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "{top}\n\n[[watch]]\nurl = \"{url}\"\ninterval = \"500ms\"\nadaptive = false\nfetch = \"browser\"\n\n\
+             [[notifier]]\nname = \"out\"\ntype = \"stdout\"\njson = true\n"
+        ),
+    )
+}
+
+/// The blog, and the daemon following it with `fetch = "browser"` and the `top` config
+/// lines; its events go to `events.jsonl` in the returned folder.
+fn run_browser_blog(top: &str) -> (PageServer, tempfile::TempDir, String, Proc) {
+    let server = browser_blog();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/live");
+    let cfg = browser_config(dir.path(), top, &url);
+    let out = dir.path().join("events.jsonl");
+    let d = run_daemon(&cfg, &dir.path().join("state"), &out);
+    (server, dir, url, d)
+}
+
+/// Stop the daemon; it exits cleanly within 15 s (its browsers closed).
+fn stop(d: &mut Proc, out: &std::path::Path) {
+    d.signal("TERM");
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        dump(out)
+    );
 }
 
 fn kinds(events: &[Value]) -> Vec<(String, String)> {
@@ -126,19 +168,8 @@ fn check_browser_sees_the_posts_the_script_renders() {
 
 #[test]
 fn a_browser_watch_reports_new_edit_correction_and_removal() {
-    let server = browser_blog();
-    let dir = tempfile::tempdir().unwrap();
-    let url = server.url("/live");
-    let cfg = write_config(
-        dir.path(),
-        &format!(
-            "[[watch]]\nurl = \"{url}\"\ninterval = \"500ms\"\nadaptive = false\nfetch = \"browser\"\n\n\
-             [[notifier]]\nname = \"out\"\ntype = \"stdout\"\njson = true\n"
-        ),
-    );
+    let (server, dir, url, mut d) = run_browser_blog("");
     let out = dir.path().join("events.jsonl");
-    let state = dir.path().join("state");
-    let mut d = run_daemon(&cfg, &state, &out);
     let polled = |n: usize| server.requests("/posts.json").len() >= n;
     assert!(
         wait_for(Duration::from_secs(90), || polled(2)),
@@ -151,8 +182,7 @@ fn a_browser_watch_reports_new_edit_correction_and_removal() {
         dump(&out)
     );
 
-    let mut posts = base();
-    posts.insert(0, post(4, 40, "Schools shut tomorrow", &["The county says all schools stay shut tomorrow because of fallen trees on school routes."]));
+    let mut posts = with_new_post();
     // Serve `posts` and wait for the event `kind` of post `id`.
     let step = |posts: &[Value], kind: &str, id: &str| {
         serve(&server, posts);
@@ -190,13 +220,7 @@ fn a_browser_watch_reports_new_edit_correction_and_removal() {
     assert_eq!(removed["blog"]["url"], url.as_str());
     // Each change once: no flood from re-rendered pages.
     assert_eq!(kinds(&events).len(), 4, "{}", dump(&out));
-    d.signal("TERM");
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        dump(&out)
-    );
+    stop(&mut d, &out);
 }
 
 #[test]
@@ -262,13 +286,7 @@ fn without_chromium_a_browser_watch_names_the_packages_and_the_daemon_keeps_runn
         dump(&out)
     );
     assert!(d.wait_exit(Duration::from_millis(100)).is_none());
-    d.signal("TERM");
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        dump(&out)
-    );
+    stop(&mut d, &out);
 }
 
 #[test]
@@ -334,9 +352,37 @@ fn a_watch_added_through_the_api_can_use_the_browser() {
         "the browser never ran the page's script\n{}",
         d.dump()
     );
-    let mut posts = base();
-    posts.insert(0, post(4, 40, "Schools shut tomorrow", &["The county says all schools stay shut tomorrow because of fallen trees on school routes."]));
+    let posts = with_new_post();
     serve(&server, &posts);
     let e = d.wait_event("new", "Schools shut tomorrow");
     assert_eq!(e["blog"]["url"], url.as_str());
+}
+
+/// A browser past `browser_memory` is restarted (chromedriver and its browsers), and the
+/// watch goes on: the next post is still reported.
+#[test]
+fn a_browser_past_its_memory_cap_is_restarted() {
+    // Any running Chromium holds more than 1 MiB: every measurement restarts it.
+    let (server, dir, _url, mut d) = run_browser_blog("browser_memory = \"1MiB\"");
+    let out = dir.path().join("events.jsonl");
+    let started = || log_of(&out).matches("started chromedriver").count();
+    assert!(
+        wait_for(Duration::from_secs(120), || started() >= 2),
+        "the browser was not restarted\n{}",
+        dump(&out)
+    );
+    assert!(
+        log_of(&out).contains("grew past browser_memory"),
+        "{}",
+        dump(&out)
+    );
+    let posts = with_new_post();
+    serve(&server, &posts);
+    assert!(
+        wait_for(Duration::from_secs(60), || kinds(&read_jsonl(&out))
+            .contains(&("new".to_string(), "post-4".to_string()))),
+        "{}",
+        dump(&out)
+    );
+    stop(&mut d, &out);
 }
