@@ -117,10 +117,8 @@ pub(crate) enum Write {
     },
     /// A failed poll (or a page without posts).
     Failure {
-        /// [`BlogStatus::Error`] with the error line.
+        /// [`BlogStatus::Error`] with the error line (also kept as the blog's last error).
         status: BlogStatus,
-        /// The error line kept as the blog's last error.
-        error: String,
         /// Retire the blog as gone ([`BlogStatus::Gone`]).
         gone: bool,
         events: Vec<(Event, Vec<String>)>,
@@ -253,7 +251,6 @@ fn failure(
     Outcome {
         write: Write::Failure {
             status: BlogStatus::Error(error.to_string()),
-            error: BlogStatus::Error(error.to_string()).to_string(),
             gone,
             events: route_events(ctx.watch, ctx.routes, problem),
         },

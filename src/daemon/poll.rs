@@ -627,11 +627,10 @@ fn apply(
         } => store.touch(blog_id, at, status, Some(pace), *retired, events)?,
         Write::Failure {
             status,
-            error,
             gone,
             events,
         } => {
-            store.record_failure(blog_id, at, status, error, events)?;
+            store.record_failure(blog_id, at, status, &status.to_string(), events)?;
             if *gone {
                 store.set_retired(blog_id, true, &BlogStatus::Gone)?;
             }

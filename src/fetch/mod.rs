@@ -164,13 +164,8 @@ impl FetchError {
                     .find_map(|c| c.downcast_ref::<rustls::Error>().map(|t| t.to_string()));
                 format!("{self}: {}", tls.unwrap_or_else(|| root_cause(source)))
             }
-            FetchError::Url { source } | FetchError::Request { source } => {
-                let chain = error_chain(source);
-                match self {
-                    FetchError::Url { .. } => format!("{self}: {chain}"),
-                    _ => chain,
-                }
-            }
+            FetchError::Url { source } => format!("{self}: {}", error_chain(source)),
+            FetchError::Request { source } => error_chain(source),
             _ => self.to_string(),
         }
     }

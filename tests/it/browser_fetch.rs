@@ -101,17 +101,6 @@ fn run_browser_blog(top: &str) -> (PageServer, tempfile::TempDir, String, Proc) 
     (server, dir, url, d)
 }
 
-/// Stop the daemon; it exits cleanly within 15 s (its browsers closed).
-fn stop(d: &mut Proc, out: &std::path::Path) {
-    d.signal("TERM");
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        dump(out)
-    );
-}
-
 fn kinds(events: &[Value]) -> Vec<(String, String)> {
     events
         .iter()
@@ -220,23 +209,14 @@ fn a_browser_watch_reports_new_edit_correction_and_removal() {
     assert_eq!(removed["blog"]["url"], url.as_str());
     // Each change once: no flood from re-rendered pages.
     assert_eq!(kinds(&events).len(), 4, "{}", dump(&out));
-    stop(&mut d, &out);
+    stop_daemon(&mut d, &out);
 }
 
 #[test]
 fn an_unknown_fetch_value_is_a_config_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        "[[watch]]\nurl = \"http://127.0.0.1:9/live\"\nfetch = \"chrome\"\n",
-    );
-    let out = livewatch()
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
+    let (code, text) =
+        config_check("[[watch]]\nurl = \"http://127.0.0.1:9/live\"\nfetch = \"chrome\"\n");
+    assert_eq!(code, 2, "{text}");
     assert!(
         text.contains("unknown fetch \"chrome\"") && text.contains("\"browser\""),
         "{text}"
@@ -286,7 +266,7 @@ fn without_chromium_a_browser_watch_names_the_packages_and_the_daemon_keeps_runn
         dump(&out)
     );
     assert!(d.wait_exit(Duration::from_millis(100)).is_none());
-    stop(&mut d, &out);
+    stop_daemon(&mut d, &out);
 }
 
 #[test]
@@ -384,5 +364,5 @@ fn a_browser_past_its_memory_cap_is_restarted() {
         "{}",
         dump(&out)
     );
-    stop(&mut d, &out);
+    stop_daemon(&mut d, &out);
 }

@@ -4,19 +4,6 @@ use crate::common;
 
 use common::*;
 
-fn config_check(body: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = write_config(dir.path(), body);
-    let out = livewatch()
-        .args(["config", "check"])
-        .arg(&p)
-        .env("LIVEWATCH_WEBHOOK_SECRET", "s3cret")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).replace(&p.display().to_string(), "FILE");
-    (out.status.code().unwrap_or(-1), text)
-}
-
 #[test]
 fn example_config_is_valid() {
     let out = livewatch()

@@ -83,13 +83,7 @@ fn run_steps(
     // A few more polls: nothing more is reported (no second removal, no flapping).
     std::thread::sleep(Duration::from_millis(1500));
     after(&out);
-    d.signal("TERM");
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(10)),
-        Some(0),
-        "{}",
-        dump(&out)
-    );
+    stop_daemon(&mut d, &out);
     assert_eq!(kinds(&out), expected, "{}", dump(&out));
     assert!(
         log_of(&out).contains("following its feed instead of the page"),

@@ -243,7 +243,11 @@ fn a_page_that_lost_every_known_post_is_a_failure_not_a_mass_removal() {
     let (blog, known) = after_baseline(&watch, &three, t0);
     let e = extraction(vec![post("x", "Please accept cookies")]);
     let o = on_page(&watch, &blog, &e, &known, t0);
-    let Write::Failure { error, .. } = &o.write else {
+    let Write::Failure {
+        status: BlogStatus::Error(error),
+        ..
+    } = &o.write
+    else {
         panic!("{:?}", o.write)
     };
     assert!(error.contains("none of the 3 known ones"), "{error}");
@@ -254,7 +258,11 @@ fn a_page_that_lost_every_known_post_is_a_failure_not_a_mass_removal() {
         reason: "no LiveBlogPosting".into(),
     });
     let o = on_page(&watch, &blog, &empty, &known, t0);
-    let Write::Failure { error, .. } = &o.write else {
+    let Write::Failure {
+        status: BlogStatus::Error(error),
+        ..
+    } = &o.write
+    else {
         panic!("{:?}", o.write)
     };
     assert!(error.contains("jsonld: no LiveBlogPosting"), "{error}");

@@ -271,15 +271,31 @@ pub fn run_with_config(args: &[&str], config: &Path) -> (Option<i32>, String) {
     (out.status.code(), output_text(&out))
 }
 
-/// Stop the daemon with SIGTERM and assert that it exits cleanly (0).
+/// Stop the daemon with SIGTERM and assert that it exits cleanly (0) within 15 s (a
+/// browser watch closes its browsers first).
 pub fn stop_daemon(d: &mut Proc, out: &Path) {
     d.signal("TERM");
     assert_eq!(
-        d.wait_exit(Duration::from_secs(10)),
+        d.wait_exit(Duration::from_secs(15)),
         Some(0),
         "{}",
         dump(out)
     );
+}
+
+/// `livewatch config check` on a config of `body` (with `LIVEWATCH_WEBHOOK_SECRET` set):
+/// the exit code and stderr, the file's path written `FILE`.
+pub fn config_check(body: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(dir.path(), body);
+    let out = livewatch()
+        .args(["config", "check"])
+        .arg(&p)
+        .env("LIVEWATCH_WEBHOOK_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).replace(&p.display().to_string(), "FILE");
+    (out.status.code().unwrap_or(-1), text)
 }
 
 /// The daemon's log so far (stderr), for failure messages.
