@@ -77,6 +77,7 @@ pub struct Metrics {
     not_modified: AtomicU64,
     unchanged: AtomicU64,
     noise_only: AtomicU64,
+    vendor_looks: AtomicU64,
     bytes: AtomicU64,
     fetch_errors: Mutex<BTreeMap<&'static str, u64>>,
     page_errors: AtomicU64,
@@ -145,6 +146,16 @@ impl Metrics {
     /// Fetches answered on the content fingerprint so far.
     pub fn noise_only_total(&self) -> u64 {
         self.noise_only.load(Ordering::Relaxed)
+    }
+
+    /// A page that names a vendor was parsed to look for the feed it embeds.
+    pub fn vendor_look(&self) {
+        self.vendor_looks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Pages parsed to look for a vendor feed so far.
+    pub fn vendor_looks_total(&self) -> u64 {
+        self.vendor_looks.load(Ordering::Relaxed)
     }
 
     /// A body of `n` bytes (decoded size) was received.
@@ -264,6 +275,12 @@ impl Metrics {
             "livewatch_noise_only_total",
             "Fetches whose body changed but not its content fingerprint: only noise changed (not parsed).",
             load(&self.noise_only),
+        );
+        counter(
+            &mut o,
+            "livewatch_vendor_looks_total",
+            "Pages that name a live-blog vendor parsed to look for the feed they embed (only when their content fingerprint changed).",
+            load(&self.vendor_looks),
         );
         counter(
             &mut o,

@@ -252,14 +252,14 @@ impl BlogTask {
         };
         let metrics = crate::metrics::global();
         metrics.poll(&self.watch.url);
-        let (fetched, feed) = self.fetch_source(&blog.validators).await;
+        let src = self.fetch_source(&blog.validators).await;
         self.shared
             .fetcher
-            .note_host_result(&self.watch.url, fetched.as_ref().map(|_| ()));
-        if let Ok(Fetched::Page(resp)) = &fetched {
+            .note_host_result(&self.watch.url, src.fetched.as_ref().map(|_| ()));
+        if let Ok(Fetched::Page(resp)) = &src.fetched {
             metrics.bytes(resp.len);
         }
-        self.handle_with(blog, fetched, feed, Utc::now()).await
+        self.handle_with(blog, src, Utc::now()).await
     }
 
     /// Process one fetch result taken at `at`: `livewatch replay` feeds recorded
@@ -270,7 +270,14 @@ impl BlogTask {
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         match self.load().await {
-            Ok(blog) => self.handle_with(blog, fetched, None, at).await,
+            Ok(blog) => {
+                let src = feed::Source {
+                    fetched,
+                    feed: None,
+                    fingerprint: None,
+                };
+                self.handle_with(blog, src, at).await
+            }
             Err(e) => self.state_failed(&e),
         }
     }
@@ -278,11 +285,15 @@ impl BlogTask {
     async fn handle_with(
         &self,
         blog: BlogRow,
-        fetched: Result<Fetched, FetchError>,
-        feed: Option<Feed>,
+        src: feed::Source,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         let metrics = crate::metrics::global();
+        let feed::Source {
+            fetched,
+            feed,
+            fingerprint: known_fp,
+        } = src;
         let result = match fetched {
             Ok(Fetched::NotModified) => {
                 tracing::debug!(blog = %self.watch.url, "304 not modified");
@@ -291,17 +302,7 @@ impl BlogTask {
             }
             Ok(Fetched::Page(resp)) => {
                 let (verdict, fp) = Verdict::of_page(&blog, &resp.hash, || {
-                    // A feed's JSON has no page fingerprint: any other bytes are parsed.
-                    if feed.is_some() {
-                        return None;
-                    }
-                    fingerprint::fingerprint(
-                        &self.fp_key,
-                        &self.watch.strategy,
-                        &resp.final_url,
-                        resp.content_type.as_deref(),
-                        &resp.body,
-                    )
+                    known_fp.unwrap_or_else(|| self.fingerprint_of(&resp, feed.is_some()))
                 });
                 match verdict {
                     Verdict::Parse => self.process(blog, resp, fp, feed, at).await,
@@ -326,6 +327,22 @@ impl BlogTask {
             metrics.success(&self.watch.url, at);
         }
         result
+    }
+
+    /// The content fingerprint of a fetched page; `None` for a feed's JSON (it has no
+    /// page fingerprint: any other bytes are parsed) and for a page the scanner cannot
+    /// vouch for.
+    pub(super) fn fingerprint_of(&self, resp: &Response, is_feed: bool) -> Option<Fingerprint> {
+        if is_feed {
+            return None;
+        }
+        fingerprint::fingerprint(
+            &self.fp_key,
+            &self.watch.strategy,
+            &resp.final_url,
+            resp.content_type.as_deref(),
+            &resp.body,
+        )
     }
 
     fn context(&self) -> Context<'_> {

@@ -550,3 +550,67 @@ async fn the_daemon_answers_noise_on_the_fingerprint_and_still_reports_news() {
         assert_eq!(status, BlogStatus::NoiseOnly, "{name} step {i}");
     }
 }
+
+/// A page that names a live-blog vendor (here a link into a `liveblog…/` path, as many
+/// news sites have) but embeds no feed is parsed to look for one only when its content
+/// changed: fresh noise is answered on the fingerprint without that parse, a new post
+/// is still reported.
+#[tokio::test]
+async fn a_page_naming_a_vendor_is_not_parsed_for_noise() {
+    let server = common::page_server::PageServer::start();
+    let url = server.url("/live");
+    let link = r#"<a href="/news/liveblog-2026/">More live coverage</a>"#;
+    let posts = [
+        ("p2", "Second", "The second post of the day.", 2),
+        ("p1", "First", "The first post of the day.", 1),
+    ];
+    let page = |posts: &[(&str, &str, &str, u32)], n: u64| {
+        let html = common::page_server::live_page(posts, "", link);
+        quiet_noise(&html, n)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let fetcher = Fetcher::new(FetchSettings::default()).unwrap();
+    let shared = Arc::new(Shared::standalone(store.clone(), fetcher, 3));
+    let mut w = Watch::new(&url);
+    w.adaptive = false;
+    let t = BlogTask::new(shared, w, Arc::new(Vec::new()));
+    let metrics = livewatch::metrics::global();
+    server.set("/live", common::page_server::Reply::html(page(&posts, 1)));
+    let looks = metrics.vendor_looks_total();
+    assert!(matches!(t.poll_once().await, PollResult::Ok { .. }));
+    assert!(
+        metrics.vendor_looks_total() > looks,
+        "the first page was not looked at"
+    );
+    assert_eq!(store.find_blog(&url).unwrap().unwrap().polls, 1);
+    for n in 2..5 {
+        server.set("/live", common::page_server::Reply::html(page(&posts, n)));
+        let (looks, noise) = (metrics.vendor_looks_total(), metrics.noise_only_total());
+        let r = t.poll_once().await;
+        assert!(matches!(r, PollResult::Ok { events: 0, .. }), "{r:?}");
+        // No other test of this binary fetches through `poll_once`, so the count of looks
+        // is this task's; the noise counter only grows (others answer noise too).
+        assert_eq!(
+            metrics.vendor_looks_total(),
+            looks,
+            "noise {n}: parsed to look for a feed"
+        );
+        assert!(metrics.noise_only_total() > noise, "noise {n} was parsed");
+        let status = store.find_blog(&url).unwrap().unwrap().status;
+        assert_eq!(status, BlogStatus::NoiseOnly, "noise {n}");
+    }
+    let more = [
+        ("p3", "Third", "A third post, news at last.", 3),
+        posts[0],
+        posts[1],
+    ];
+    server.set("/live", common::page_server::Reply::html(page(&more, 9)));
+    let looks = metrics.vendor_looks_total();
+    let r = t.poll_once().await;
+    assert!(matches!(r, PollResult::Ok { events: 1, .. }), "{r:?}");
+    assert!(
+        metrics.vendor_looks_total() > looks,
+        "a changed page names a vendor: looked again"
+    );
+}

@@ -3,9 +3,10 @@
 
 use super::BlogTask;
 use crate::config::FetchMode;
-use crate::extract::vendor::Feed;
+use crate::extract::vendor::{self, Feed};
 use crate::extract::Strategy;
 use crate::fetch::{FetchError, Fetched, Validators};
+use crate::fingerprint::Fingerprint;
 
 /// Feed polls between two reads of the page, to see that it still embeds the same feed
 /// (a publisher may end the embed or move to another vendor).
@@ -16,6 +17,28 @@ pub(super) const PAGE_RECHECK: u32 = 50;
 pub(crate) struct Followed {
     feed: Option<Feed>,
     polls: u32,
+    /// The content fingerprint of the last page that names a vendor but embeds no feed
+    /// livewatch reads: a page with the same one is not parsed again to look.
+    no_feed: Option<Fingerprint>,
+}
+
+/// What [`BlogTask::fetch_source`] fetched: the page or the feed, which feed, and the
+/// page's content fingerprint when it was computed already (`Some(None)`: computed, but
+/// the scanner could not vouch for the page).
+pub(super) struct Source {
+    pub(super) fetched: Result<Fetched, FetchError>,
+    pub(super) feed: Option<Feed>,
+    pub(super) fingerprint: Option<Option<Fingerprint>>,
+}
+
+impl Source {
+    fn page(fetched: Result<Fetched, FetchError>) -> Source {
+        Source {
+            fetched,
+            feed: None,
+            fingerprint: None,
+        }
+    }
 }
 
 impl BlogTask {
@@ -23,20 +46,18 @@ impl BlogTask {
     /// page embeds a feed livewatch reads (automatic extraction only), that feed from
     /// then on. A failing feed falls back to the page (and is looked for again there);
     /// every [`PAGE_RECHECK`] polls the page is read again. A `fetch = "browser"` watch
-    /// reads the rendered page every time.
-    pub(super) async fn fetch_source(
-        &self,
-        validators: &Validators,
-    ) -> (Result<Fetched, FetchError>, Option<Feed>) {
+    /// reads the rendered page every time. A page is parsed to look for a feed only when
+    /// it names a vendor and its content fingerprint changed since the last look: noise
+    /// alone does not cost a parse.
+    pub(super) async fn fetch_source(&self, validators: &Validators) -> Source {
         let fetcher = &self.shared.fetcher;
         let url = &self.watch.url;
         if self.watch.fetch == FetchMode::Browser {
             // The rendered page holds what the scripts loaded: nothing to follow.
-            return (
+            return Source::page(
                 fetcher
                     .fetch_browser(url, self.watch.settle.as_deref())
                     .await,
-                None,
             );
         }
         let (known, recheck) = {
@@ -47,7 +68,13 @@ impl BlogTask {
         if let Some(feed) = known.as_ref().filter(|_| !recheck) {
             let r = fetcher.fetch(&feed.url, validators).await;
             match &r {
-                Ok(_) => return (r, Some(feed.clone())),
+                Ok(_) => {
+                    return Source {
+                        fetched: r,
+                        feed: Some(feed.clone()),
+                        fingerprint: None,
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(blog = %url, feed = %feed.url, "the {} failed ({}): reading the page again", feed.extractor(), e.detail());
                     self.feed().feed = None;
@@ -57,14 +84,36 @@ impl BlogTask {
         self.feed().polls = 0;
         let page = fetcher.fetch(url, validators).await;
         let (Ok(Fetched::Page(resp)), Strategy::Auto) = (&page, &self.watch.strategy) else {
-            return (page, None);
+            return Source::page(page);
         };
-        let Some((feed, r)) = crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
-        else {
+        if !vendor::mentioned(&resp.body) {
             if let Some(old) = self.feed().feed.take() {
                 tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
             }
-            return (page, None);
+            return Source::page(page);
+        }
+        let fp = self.fingerprint_of(resp, false);
+        if fp.is_some() && self.feed().no_feed == fp {
+            return Source {
+                fetched: page,
+                feed: None,
+                fingerprint: Some(fp),
+            };
+        }
+        crate::metrics::global().vendor_look();
+        let Some((feed, r)) = crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
+        else {
+            let mut f = self.feed();
+            f.no_feed = fp;
+            if let Some(old) = f.feed.take() {
+                tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
+            }
+            drop(f);
+            return Source {
+                fetched: page,
+                feed: None,
+                fingerprint: Some(fp),
+            };
         };
         match r {
             Ok(_) => {
@@ -74,11 +123,19 @@ impl BlogTask {
                 }
                 f.feed = Some(feed.clone());
                 drop(f);
-                (r, Some(feed))
+                Source {
+                    fetched: r,
+                    feed: Some(feed),
+                    fingerprint: None,
+                }
             }
             Err(e) => {
                 tracing::warn!(blog = %url, feed = %feed.url, "the page embeds a {} live blog, but its feed failed ({}): reading the page", feed.vendor.name(), e.detail());
-                (page, None)
+                Source {
+                    fetched: page,
+                    feed: None,
+                    fingerprint: Some(fp),
+                }
             }
         }
     }

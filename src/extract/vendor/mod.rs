@@ -141,10 +141,16 @@ pub(crate) fn discover(doc: &Html, raw: &str, page_url: &str) -> Option<Feed> {
     })
 }
 
+/// Do the page's bytes name a vendor whose feed [`discover`] may find? A cheap test
+/// (one regex pass each, no parse) that most pages fail.
+pub(crate) fn mentioned(body: &[u8]) -> bool {
+    wordpress::mentioned(body) || sourcefabric::mentioned(body)
+}
+
 /// [`discover`] on page bytes (decoded and parsed here, only when the bytes name a
-/// vendor: the daemon asks on every fetched page).
+/// vendor: the daemon asks on every fetched page whose content changed).
 pub(crate) fn discover_in(page: &super::Page<'_>) -> Option<Feed> {
-    if !wordpress::mentioned(page.body) && !sourcefabric::mentioned(page.body) {
+    if !mentioned(page.body) {
         return None;
     }
     let text = super::decode::decode(page.body, page.content_type);
