@@ -252,7 +252,7 @@ impl BlogTask {
         };
         let metrics = crate::metrics::global();
         metrics.poll(&self.watch.url);
-        let src = self.fetch_source(&blog.validators).await;
+        let src = self.fetch_source(&blog).await;
         self.shared
             .fetcher
             .note_host_result(&self.watch.url, src.fetched.as_ref().map(|_| ()));

@@ -5,8 +5,9 @@ use super::BlogTask;
 use crate::config::FetchMode;
 use crate::extract::vendor::{self, Feed};
 use crate::extract::Strategy;
-use crate::fetch::{FetchError, Fetched, Validators};
+use crate::fetch::{FetchError, Fetched};
 use crate::fingerprint::Fingerprint;
+use crate::store::BlogRow;
 
 /// Feed polls between two reads of the page, to see that it still embeds the same feed
 /// (a publisher may end the embed or move to another vendor).
@@ -17,9 +18,6 @@ pub(super) const PAGE_RECHECK: u32 = 50;
 pub(crate) struct Followed {
     feed: Option<Feed>,
     polls: u32,
-    /// The content fingerprint of the last page that names a vendor but embeds no feed
-    /// livewatch reads: a page with the same one is not parsed again to look.
-    no_feed: Option<Fingerprint>,
 }
 
 /// What [`BlogTask::fetch_source`] fetched: the page or the feed, which feed, and the
@@ -39,6 +37,15 @@ impl Source {
             fingerprint: None,
         }
     }
+
+    /// The page, with its content fingerprint computed already.
+    fn seen(fetched: Result<Fetched, FetchError>, fp: Option<Fingerprint>) -> Source {
+        Source {
+            fetched,
+            feed: None,
+            fingerprint: Some(fp),
+        }
+    }
 }
 
 impl BlogTask {
@@ -47,9 +54,10 @@ impl BlogTask {
     /// then on. A failing feed falls back to the page (and is looked for again there);
     /// every [`PAGE_RECHECK`] polls the page is read again. A `fetch = "browser"` watch
     /// reads the rendered page every time. A page is parsed to look for a feed only when
-    /// it names a vendor and its content fingerprint changed since the last look: noise
-    /// alone does not cost a parse.
-    pub(super) async fn fetch_source(&self, validators: &Validators) -> Source {
+    /// its content fingerprint differs from the last parsed page's (it is parsed then
+    /// anyway) and it names a vendor: noise alone costs no look.
+    pub(super) async fn fetch_source(&self, blog: &BlogRow) -> Source {
+        let validators = &blog.validators;
         let fetcher = &self.shared.fetcher;
         let url = &self.watch.url;
         if self.watch.fetch == FetchMode::Browser {
@@ -86,34 +94,29 @@ impl BlogTask {
         let (Ok(Fetched::Page(resp)), Strategy::Auto) = (&page, &self.watch.strategy) else {
             return Source::page(page);
         };
+        // The same page as last time, or the same content: it is not parsed, and it was
+        // looked at when it was (a page read while a feed was followed has no stored
+        // fingerprint, so a recheck always looks).
+        if blog.body_hash == Some(resp.hash) {
+            return Source::page(page);
+        }
+        let fp = self.fingerprint_of(resp, false);
+        if fp.is_some() && fp == blog.content_fp {
+            return Source::seen(page, fp);
+        }
         if !vendor::mentioned(&resp.body) {
             if let Some(old) = self.feed().feed.take() {
                 tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
             }
-            return Source::page(page);
-        }
-        let fp = self.fingerprint_of(resp, false);
-        if fp.is_some() && self.feed().no_feed == fp {
-            return Source {
-                fetched: page,
-                feed: None,
-                fingerprint: Some(fp),
-            };
+            return Source::seen(page, fp);
         }
         crate::metrics::global().vendor_look();
         let Some((feed, r)) = crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
         else {
-            let mut f = self.feed();
-            f.no_feed = fp;
-            if let Some(old) = f.feed.take() {
+            if let Some(old) = self.feed().feed.take() {
                 tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
             }
-            drop(f);
-            return Source {
-                fetched: page,
-                feed: None,
-                fingerprint: Some(fp),
-            };
+            return Source::seen(page, fp);
         };
         match r {
             Ok(_) => {
@@ -131,11 +134,7 @@ impl BlogTask {
             }
             Err(e) => {
                 tracing::warn!(blog = %url, feed = %feed.url, "the page embeds a {} live blog, but its feed failed ({}): reading the page", feed.vendor.name(), e.detail());
-                Source {
-                    fetched: page,
-                    feed: None,
-                    fingerprint: Some(fp),
-                }
+                Source::seen(page, fp)
             }
         }
     }
