@@ -155,7 +155,7 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_urlwatch(exe, pages, base, mode, rounds, work, filt=None):
+def run_urlwatch(exe, pages, base, mode, rounds, work, filt=None, hooks=None):
     """Baseline + rounds of `urlwatch` over every URL; per round: CPU s, checks, reported, wall s."""
     d = tempfile.mkdtemp(prefix="urlwatch-%s-" % mode, dir=work)
     urls = os.path.join(d, "urls.yaml")
@@ -164,18 +164,24 @@ def run_urlwatch(exe, pages, base, mode, rounds, work, filt=None):
         f.write("---\n".join(job % (i, base, i) for i in range(len(pages.blogs))))
     with open(os.path.join(d, "urlwatch.yaml"), "w") as f:
         f.write(URLWATCH_CONFIG)
+    if hooks:
+        shutil.copyfile(hooks, os.path.join(d, "hooks.py"))
     cmd = [exe, "--urls", urls, "--config", os.path.join(d, "urlwatch.yaml"),
            "--hooks", os.path.join(d, "hooks.py"), "--cache", os.path.join(d, "cache.db")]
     env = dict(os.environ, HOME=d, XDG_CONFIG_HOME=d, XDG_CACHE_HOME=d)
     pages.reset(mode)
     out = []
+    maxrss = 0.0
     for r in range(rounds + 1):
         n0, _ = pages.snapshot()
         c0 = children_cpu()
         t0 = time.monotonic()
         report = os.path.join(d, "report-%d.txt" % r)
         with open(report, "wb") as so, open(os.path.join(d, "stderr-%d.txt" % r), "wb") as se:
-            rc = subprocess.run(cmd, stdout=so, stderr=se, env=env).returncode
+            p = subprocess.Popen(cmd, stdout=so, stderr=se, env=env)
+            _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage (for its peak RSS)
+            p.returncode = rc = os.waitstatus_to_exitcode(status)
+        maxrss = max(maxrss, usage.ru_maxrss / 1024)
         wall = time.monotonic() - t0
         cpu = children_cpu() - c0
         n1, _ = pages.snapshot()
@@ -187,9 +193,8 @@ def run_urlwatch(exe, pages, base, mode, rounds, work, filt=None):
         if r > 0:  # round 0 is the baseline
             out.append({"cpu": cpu, "checks": n1 - n0, "reported": kinds["CHANGED"] + kinds["NEW"], "wall": wall})
     cache = os.path.getsize(os.path.join(d, "cache.db"))
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     shutil.rmtree(d)
-    return out, {"cache_bytes": cache, "maxrss_mib": maxrss}
+    return out, {"cache_mib": cache / 2**20, "peak_rss_mib": maxrss}
 
 
 def urlwatch_startup(exe, work, n=3):
@@ -352,6 +357,7 @@ def main():
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--urlwatch-filter", metavar="FILTER", help="a filter on every urlwatch job, e.g. html2text (default: none, the raw page)")
+    ap.add_argument("--urlwatch-hooks", metavar="FILE", help="a hooks.py for every urlwatch run (e.g. bench/urlwatch/no_empty_close_matches.py)")
     ap.add_argument("--only", choices=("urlwatch", "livewatch"), help="run one of the two")
     ap.add_argument("--json", help="write every round's figures to this file")
     a = ap.parse_args()
@@ -381,6 +387,8 @@ def main():
                                  version([a.livewatch, "--version"]) if "livewatch" in tools else "livewatch not run"))
     if a.urlwatch_filter:
         print("urlwatch jobs: filter: %s" % a.urlwatch_filter)
+    if a.urlwatch_hooks:
+        print("urlwatch hooks: %s" % a.urlwatch_hooks)
     print("pages: %d blogs, %.3f MiB mean (%.3f–%.3f), %d posts each, generated in %.1f s; %s"
           % (a.blogs, statistics.mean(sizes) / 2**20, min(sizes) / 2**20, max(sizes) / 2**20, page.POSTS, gen, base))
     if "urlwatch" in tools:
@@ -394,7 +402,7 @@ def main():
         for m in modes:
             for tool in tools:
                 if tool == "urlwatch":
-                    rounds, extra = run_urlwatch(a.urlwatch, pages, base, m, a.rounds, work, a.urlwatch_filter)
+                    rounds, extra = run_urlwatch(a.urlwatch, pages, base, m, a.rounds, work, a.urlwatch_filter, a.urlwatch_hooks)
                 else:
                     rounds, extra = run_livewatch(a.livewatch, pages, base, m, a.rounds, a.interval, work)
                 v = per_check_ms(rounds)
