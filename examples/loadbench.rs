@@ -437,13 +437,15 @@ fn copies(src: &str, base: &livewatch::extract::Extraction) -> Result<Vec<Copy>,
     };
     let mut doc = Html::parse_document(src);
     let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
-    // A text node of `own` (long enough to be its own, not `other`'s), in page order.
+    // A text node of `own`'s body (long enough to be its own, not `other`'s; the token
+    // goes there, where the post's text is read), in page order; else of its headline.
     let anchor = |doc: &Html, own: &livewatch::model::Post, other: &livewatch::model::Post| {
-        let hay = |p: &livewatch::model::Post| {
-            format!("{} {}", p.headline.as_deref().unwrap_or(""), p.body)
+        let hay = |p: &livewatch::model::Post, head: bool| {
+            let h = if head { p.headline.as_deref() } else { None };
+            format!("{} {}", h.unwrap_or(""), p.body)
         };
-        let (own, other) = (hay(own), hay(other));
-        for min in [16, 6] {
+        for (min, head) in [(16, false), (6, false), (16, true), (6, true)] {
+            let (own, other) = (hay(own, head), hay(other, head));
             let found = doc.root_element().descendants().find(|n| {
                 let Node::Text(t) = n.value() else {
                     return false;
@@ -941,6 +943,24 @@ fn status_kb(field: &str) -> u64 {
 }
 
 /// Reset `VmHWM` to the current RSS (Linux ≥ 4.0), so each phase has its own peak.
+/// What glibc's heap holds at the end: in use, and free but kept (`mallinfo2`).
+fn heap() -> String {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        format!(
+            " (heap: {:.1} MiB in use, {:.1} MiB free but kept, {:.1} MiB mmapped)",
+            mib(m.uordblks),
+            mib(m.fordblks),
+            mib(m.hblkhd)
+        )
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    String::new()
+}
+
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
@@ -1391,9 +1411,10 @@ async fn bench(args: Args) -> Result<(), String> {
         ms(cpu_w) / checks.max(1) as f64
     );
     println!(
-        "  RSS               peak {:.1} MiB, at the end {:.1} MiB",
+        "  RSS               peak {:.1} MiB, at the end {:.1} MiB{}",
         mb(peak),
-        mb(rss)
+        mb(rss),
+        heap()
     );
     println!(
         "  events/s          {:.2}  ({} new posts served, {} delivered)",
