@@ -252,11 +252,16 @@ fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<(Store,
             }
         }
     };
-    let dir = state_dir(state, cfg.as_ref());
-    if !Store::file_in(&dir).exists() {
+    let dir = state_dir(state.clone(), cfg.as_ref());
+    // `--state DIR` names a SQLite state dir; else the config's `state` picks.
+    let backend = match (&state, &cfg) {
+        (None, Some(c)) => c.state.clone(),
+        _ => config::StateBackend::Sqlite,
+    };
+    if backend == config::StateBackend::Sqlite && !Store::file_in(&dir).exists() {
         anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
     }
-    Ok((Store::open(&dir)?, cfg))
+    Ok((Store::open_state(&backend, &dir)?, cfg))
 }
 
 /// Pending deliveries as people read them: `no events pending`, or `3 events pending

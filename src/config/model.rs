@@ -20,6 +20,8 @@ pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 pub struct Config {
     pub path: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// `state`: where the state lives (SQLite in `state_dir`, or PostgreSQL).
+    pub state: StateBackend,
     pub listen: Option<std::net::SocketAddr>,
     /// `api_token` (`${VAR}` expanded); see [`crate::server::api`].
     pub api_token: Option<String>,
@@ -27,6 +29,17 @@ pub struct Config {
     pub problem_after: u32,
     pub watches: Vec<Watch>,
     pub notifiers: Vec<NotifierSpec>,
+}
+
+/// `state = "sqlite"` (the default: one file in the state dir) or
+/// `state = "postgres://USER@HOST:PORT/DB"` (a PostgreSQL database, which several
+/// instances can share).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateBackend {
+    #[default]
+    Sqlite,
+    /// The connection URL as written (`${VAR}` expanded).
+    Postgres(String),
 }
 
 /// HTTP settings shared by all watches.

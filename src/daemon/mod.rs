@@ -238,7 +238,7 @@ fn spawn_blog(
 impl Daemon {
     /// Open the state and build the HTTP client and notifiers.
     pub fn new(config: Config, state_dir: PathBuf) -> Result<Daemon, DaemonError> {
-        let store = Store::open(&state_dir)?;
+        let store = Store::open_state(&config.state, &state_dir)?;
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
