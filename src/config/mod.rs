@@ -25,8 +25,8 @@ pub use error::{ConfigError, ConfigErrors, Issue};
 pub use file::{ConfigFile, NotifierFile, OneOrMany, WatchFile};
 pub use model::{
     default_user_agent, extractor_names, Config, FetchMode, FetchSettings, NotifierKind,
-    NotifierSpec, StateBackend, Watch, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MAX_INTERVAL,
-    MIN_INTERVAL,
+    NotifierSpec, StateBackend, Watch, DEFAULT_INTERVAL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_INTERVAL, MIN_INTERVAL,
 };
 pub use paths::{default_config_path, default_state_dir};
 pub use units::{parse_duration, parse_size, Dur, Size};
@@ -182,5 +182,15 @@ type = "pager"
             assert!(m.contains("postgres://USER@HOST:PORT/DB"), "{v}: {m}");
             assert!(!m.contains("topsecret"), "{v}: {m}");
         }
+    }
+
+    #[test]
+    fn lease_defaults_to_30s_and_is_at_least_1s() {
+        assert_eq!(parse("", "c.toml", &no_env).unwrap().lease, DEFAULT_LEASE);
+        let cfg = parse("lease = \"5s\"\n", "c.toml", &no_env).unwrap();
+        assert_eq!(cfg.lease, std::time::Duration::from_secs(5));
+        let e = parse("lease = \"500ms\"\n", "c.toml", &no_env).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].col), (1, 9), "{e}");
+        assert!(e.0[0].message.contains("at least 1s"), "{e}");
     }
 }

@@ -12,6 +12,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default slowest interval of an adaptive watch.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Default lease of a blog when instances share a PostgreSQL state.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// Default body cap: bigger bodies (after decompression) are cut off and reported.
 pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
@@ -22,6 +24,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// `state`: where the state lives (SQLite in `state_dir`, or PostgreSQL).
     pub state: StateBackend,
+    /// `lease`: how long an instance holds a blog without renewing (PostgreSQL state).
+    pub lease: Duration,
     pub listen: Option<std::net::SocketAddr>,
     /// `api_token` (`${VAR}` expanded); see [`crate::server::api`].
     pub api_token: Option<String>,

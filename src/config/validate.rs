@@ -112,6 +112,17 @@ impl Validator<'_> {
             .as_ref()
             .map(|s| self.state(s))
             .unwrap_or_default();
+        let lease = match &raw.lease {
+            Some(l) if l.get_ref().0 < std::time::Duration::from_secs(1) => {
+                self.err(
+                    l.span(),
+                    "lease must be at least 1s (an instance renews its leases every third of it)",
+                );
+                DEFAULT_LEASE
+            }
+            Some(l) => l.get_ref().0,
+            None => DEFAULT_LEASE,
+        };
         let defaults = FetchSettings::default();
         let fetch = FetchSettings {
             max_body: raw.max_body.map(|s| s.0).unwrap_or(defaults.max_body),
@@ -164,6 +175,7 @@ impl Validator<'_> {
             path: None,
             state_dir: raw.state_dir.clone(),
             state,
+            lease,
             listen,
             api_token,
             fetch,

@@ -6,6 +6,7 @@
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
 pub(crate) mod delivery;
+pub mod leases;
 pub(crate) mod outcome;
 pub mod pace;
 pub mod poll;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub in_hand: Arc<tokio::sync::Semaphore>,
     /// Blogs watched, to spread their first polls (see [`first_poll_spread`]).
     pub blogs: std::sync::atomic::AtomicUsize,
+    /// With a PostgreSQL state: the leases that say which blogs this instance polls.
+    pub leases: Option<Arc<leases::Leases>>,
 }
 
 /// Permits for [`Shared::in_hand`]: many more than cores, so slow servers (each held to
@@ -113,6 +116,7 @@ impl Shared {
             parsing: parse_permits(),
             in_hand: in_hand_permits(),
             blogs: Default::default(),
+            leases: None,
         }
     }
 
@@ -222,6 +226,8 @@ pub struct Daemon {
     api: Arc<watches::ApiWatches>,
     api_routes: watch::Sender<Arc<Vec<Route>>>,
     api_task: Option<JoinHandle<()>>,
+    /// The lease keeper (PostgreSQL state only).
+    lease_task: Option<JoinHandle<()>>,
 }
 
 /// Start the task of one blog; the sender stops it.
@@ -244,8 +250,13 @@ impl Daemon {
         let (shutdown_tx, _) = watch::channel(false);
         let api = Arc::new(watches::ApiWatches::load(store.clone(), &config)?);
         let (api_routes, _) = watch::channel(routes.clone());
+        let mut shared = Shared::standalone(store, fetcher, config.problem_after);
+        if shared.store.is_postgres() {
+            shared.leases = Some(Arc::new(leases::Leases::new(config.lease)));
+        }
         Ok(Daemon {
-            shared: Arc::new(Shared::standalone(store, fetcher, config.problem_after)),
+            shared: Arc::new(shared),
+            lease_task: None,
             config,
             routes,
             shutdown_tx,
@@ -296,6 +307,13 @@ impl Daemon {
             routes: self.api_routes.subscribe(),
         };
         self.api_task = Some(tokio::spawn(manager.run(self.shutdown_tx.subscribe())));
+        if let Some(l) = &self.shared.leases {
+            self.lease_task = Some(tokio::spawn(leases::keep(
+                self.shared.clone(),
+                l.clone(),
+                self.shutdown_tx.subscribe(),
+            )));
+        }
     }
 
     fn start_blog(&mut self, w: Watch) {
@@ -375,6 +393,7 @@ impl Daemon {
             handles.push(h);
         }
         handles.extend(self.api_task.take());
+        handles.extend(self.lease_task.take());
         let all = futures_util::future::join_all(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("some tasks did not stop within {grace:?}; their work stays queued");

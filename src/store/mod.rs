@@ -28,6 +28,7 @@ use rusqlite::Connection;
 mod blogs;
 pub(crate) mod db;
 mod feeds;
+mod leases;
 mod outbox;
 mod pg;
 mod posts;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::db::{params, Db, FromValue, Row, ToValue, Value};
+use super::db::{params, Db, Engine, FromValue, Row, ToValue, Value};
 use super::{from_ms, ms, Store, StoreError};
 use crate::model::Event;
 use chrono::{DateTime, Utc};
@@ -354,6 +354,9 @@ fn pending_row(r: &Row) -> Result<PendingRow, StoreError> {
     }))
 }
 
+/// The advisory lock (a number of livewatch's own) that orders event inserts on PostgreSQL.
+const EVENTS_LOCK: i64 = 0x6c69_7665_6576_6e74;
+
 pub(super) fn write_events(
     tx: &mut Db<'_>,
     blog_id: i64,
@@ -361,6 +364,13 @@ pub(super) fn write_events(
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let mut seqs = Vec::with_capacity(events.len());
+    if !events.is_empty() && tx.engine() == Engine::Postgres {
+        // Sequence numbers in commit order, as on SQLite (one writer): readers that
+        // follow `seq` (the event stream, `events_after`) never see a later event before
+        // an earlier one commits. Taken only by transactions that add events; held to
+        // their commit.
+        tx.batch(&format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})"))?;
+    }
     for (event, notifiers) in events {
         let inserted = tx.query_opt(
             "INSERT INTO events (id, blog_id, kind, post_id, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)

@@ -13,7 +13,7 @@ use super::db::{params, Db};
 use super::{SqlError, StoreError};
 
 /// The schema version this build writes. Each entry of `MIGRATIONS` moves one up.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Each step: (SQLite, PostgreSQL).
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -159,6 +159,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     // 2 → 3: watches added through the HTTP API (watches.rs).
     (super::watches::MIGRATION, super::watches::MIGRATION_PG),
+    // 3 → 4: leases, when instances share a PostgreSQL database (leases.rs).
+    (super::leases::MIGRATION, super::leases::MIGRATION_PG),
 ];
 
 /// Bring the SQLite database at `path` up to [`SCHEMA_VERSION`]; refuse one written by a

@@ -539,3 +539,58 @@ fn a_postgres_database_of_a_newer_livewatch_is_refused() {
     let e = Store::open_postgres(&url).err().expect("a newer schema");
     assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e:?}");
 }
+
+#[test]
+fn leases_are_claimed_once_renewed_expire_and_are_released() {
+    let place = Place::new(Backend::Postgres);
+    let s = place.open().unwrap();
+    let urls: Vec<String> = (0..5).map(|i| format!("http://b{i}/")).collect();
+    for u in &urls {
+        s.blog(u).unwrap();
+    }
+    let (t0, lease) = (1_000_000, 2_000);
+    assert_eq!(s.heartbeat("a", t0, lease).unwrap(), 1);
+    assert_eq!(s.heartbeat("b", t0, lease).unwrap(), 2);
+    // Two instances claiming at once from two threads: each blog goes to one.
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| s.claim_leases("a", &urls, t0, t0 + lease, 3).unwrap());
+        let b = sc.spawn(|| s.claim_leases("b", &urls, t0, t0 + lease, 3).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.len() + b.len(), 5, "{a:?} {b:?}");
+    assert!(a.iter().all(|u| !b.contains(u)), "{a:?} {b:?}");
+    // Nothing is left to claim while the leases run.
+    assert!(s
+        .claim_leases("c", &urls, t0 + 1, t0 + lease, 5)
+        .unwrap()
+        .is_empty());
+    // a renews; b does not and loses its blogs at the deadline.
+    let mut renewed = s.renew_leases("a", &urls, t0 + 3 * lease).unwrap();
+    renewed.sort();
+    let mut a_sorted = a.clone();
+    a_sorted.sort();
+    assert_eq!(renewed, a_sorted);
+    let mut taken = s
+        .claim_leases("c", &urls, t0 + lease + 1, t0 + 2 * lease, 5)
+        .unwrap();
+    taken.sort();
+    let mut b_sorted = b.clone();
+    b_sorted.sort();
+    assert_eq!(taken, b_sorted);
+    assert!(s
+        .renew_leases("b", &urls, t0 + 3 * lease)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.lease_of(&b[0]).unwrap().unwrap().0, "c");
+    // b is no longer counted once silent for a lease.
+    assert_eq!(s.heartbeat("a", t0 + lease + 1, lease).unwrap(), 1);
+    // Released: free for anyone.
+    assert_eq!(s.release_leases("a", Some(&a[..1])).unwrap(), 1);
+    assert_eq!(s.lease_of(&a[0]).unwrap(), None);
+    assert_eq!(s.release_leases("a", None).unwrap() as usize, a.len() - 1);
+    s.instance_gone("a").unwrap();
+    assert_eq!(s.heartbeat("c", t0 + lease + 1, lease).unwrap(), 1);
+    // SQLite (one instance) has no leases.
+    let sqlite = Place::new(Backend::Sqlite).open().unwrap();
+    assert!(sqlite.claim_leases("a", &urls, t0, t0 + lease, 1).is_err());
+}

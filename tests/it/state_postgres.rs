@@ -103,3 +103,213 @@ retry_wait = "100ms"
     assert_eq!(store.outbox_depth().unwrap(), (0, 0));
     assert_eq!(store.known_posts(blogs[0].id).unwrap().len(), 2);
 }
+
+/// Every request time per path of the page server, in order.
+fn fetch_times(pages: &PageServer, paths: &[String]) -> Vec<(String, Vec<std::time::Instant>)> {
+    paths
+        .iter()
+        .map(|p| {
+            let mut t: Vec<_> = pages.requests(p).iter().map(|r| r.at).collect();
+            t.sort();
+            (p.clone(), t)
+        })
+        .collect()
+}
+
+/// The shortest gap between two fetches of one blog, and which blog.
+fn shortest_gap(times: &[(String, Vec<std::time::Instant>)]) -> (Duration, String) {
+    times
+        .iter()
+        .flat_map(|(p, t)| t.windows(2).map(move |w| (w[1] - w[0], p.clone())))
+        .min()
+        .unwrap_or((Duration::MAX, String::new()))
+}
+
+/// The event ids delivered to the sink per (blog URL, post id, kind), each id once.
+fn delivered_ids(sink: &Sink) -> std::collections::HashMap<(String, String, String), Vec<String>> {
+    let mut out: std::collections::HashMap<_, Vec<String>> = Default::default();
+    for r in sink.delivered() {
+        let e = &r["json"];
+        let key = (
+            e["blog"]["url"].as_str().unwrap_or("").to_string(),
+            e["post"]["id"].as_str().unwrap_or("").to_string(),
+            e["kind"].as_str().unwrap_or("").to_string(),
+        );
+        let id = e["id"].as_str().unwrap_or("").to_string();
+        let ids = out.entry(key).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    out
+}
+
+#[test]
+fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
+    const BLOGS: usize = 12;
+    const INTERVAL: Duration = Duration::from_secs(1);
+    const LEASE: Duration = Duration::from_secs(2);
+    let url = testpg::server().fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let pages = PageServer::start();
+    let paths: Vec<String> = (0..BLOGS).map(|i| format!("/b{i}")).collect();
+    let page = |posts: &[(&str, &str, &str, u32)]| Reply::html(live_page(posts, "", ""));
+    let first = ("p1", "First", "The first post.", 1);
+    let second = ("p2", "Second", "The second post.", 2);
+    let third = ("p3", "Third", "The third post.", 3);
+    for p in &paths {
+        pages.set(p, page(&[first]));
+    }
+    let sink = Sink::start(dir.path(), &[]);
+    let watches: String = paths
+        .iter()
+        .map(|p| {
+            format!(
+                "[[watch]]\nurl = \"{}\"\ninterval = \"1s\"\nadaptive = false\n\n",
+                pages.url(p)
+            )
+        })
+        .collect();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "state = \"{url}\"\nlease = \"2s\"\n\n{watches}[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nretry_wait = \"100ms\"\n",
+            sink.url()
+        ),
+    );
+    let outs: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("out{i}.jsonl")))
+        .collect();
+    let mut daemons: Vec<Proc> = (0..3)
+        .map(|i| run_daemon(&cfg, &dir.path().join(format!("state{i}")), &outs[i]))
+        .collect();
+    let dumps =
+        |outs: &[std::path::PathBuf]| outs.iter().map(|o| dump(o)).collect::<Vec<_>>().join("\n");
+    let store = Store::open_postgres(&url).unwrap();
+    let owners = || -> std::collections::HashMap<String, String> {
+        paths
+            .iter()
+            .filter_map(|p| Some((p.clone(), store.lease_of(&pages.url(p)).ok()??.0)))
+            .collect()
+    };
+
+    // Every blog gets its baseline, and the three instances share the blogs evenly.
+    let shared = wait_for(Duration::from_secs(30), || {
+        let o = owners();
+        let mut per: std::collections::HashMap<&String, usize> = Default::default();
+        for v in o.values() {
+            *per.entry(v).or_default() += 1;
+        }
+        store.baselines_taken().unwrap_or(0) == BLOGS as i64
+            && o.len() == BLOGS
+            && per.len() == 3
+            && per.values().all(|n| *n == BLOGS / 3)
+    });
+    assert!(
+        shared,
+        "not shared evenly: {:?}\n{}",
+        owners(),
+        dumps(&outs)
+    );
+
+    // New posts: each delivered once, by one instance.
+    for p in &paths {
+        pages.set(p, page(&[second, first]));
+    }
+    let want = |post: &str| {
+        paths
+            .iter()
+            .map(|p| (pages.url(p), post.to_string(), "new".to_string()))
+            .collect::<Vec<_>>()
+    };
+    let all_in = |post: &str| {
+        let got = delivered_ids(&sink);
+        want(post).iter().all(|k| got.contains_key(k))
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || all_in("p2")),
+        "p2 not delivered everywhere: {:?}\n{}",
+        delivered_ids(&sink),
+        dumps(&outs)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // kill -9 of one instance: the others take its blogs.
+    let victim = daemons[0].pid();
+    let its: Vec<String> = owners()
+        .into_iter()
+        .filter(|(_, o)| o.contains(&format!("-{victim}-")))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(its.len(), BLOGS / 3, "{:?}", owners());
+    daemons[0].signal("KILL");
+    let killed = std::time::Instant::now();
+    daemons[0].wait_exit(Duration::from_secs(5));
+    let taken = wait_for(Duration::from_secs(15), || {
+        its.iter().all(|p| {
+            pages
+                .requests(p)
+                .iter()
+                .any(|r| r.at > killed + Duration::from_millis(50))
+        })
+    });
+    let takeover = its
+        .iter()
+        .filter_map(|p| {
+            pages
+                .requests(p)
+                .iter()
+                .map(|r| r.at)
+                .filter(|t| *t > killed + Duration::from_millis(50))
+                .min()
+        })
+        .map(|t| t - killed)
+        .max()
+        .unwrap_or(Duration::MAX);
+    eprintln!("takeover of the killed instance's {} blogs: {takeover:?} (lease {LEASE:?}, interval {INTERVAL:?})", its.len());
+    assert!(
+        taken,
+        "not taken over: {:?}\n{}",
+        owners(),
+        dumps(&outs[1..])
+    );
+    assert!(
+        takeover <= LEASE + INTERVAL,
+        "taken over after {takeover:?}\n{}",
+        dumps(&outs[1..])
+    );
+
+    // Posts after the kill: nothing lost, one event id per post.
+    for p in &paths {
+        pages.set(p, page(&[third, second, first]));
+    }
+    assert!(
+        wait_for(Duration::from_secs(20), || all_in("p3")),
+        "p3 not delivered everywhere: {:?}\n{}",
+        delivered_ids(&sink),
+        dumps(&outs[1..])
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    for (k, ids) in delivered_ids(&sink) {
+        assert_eq!(ids.len(), 1, "{k:?} delivered under several ids: {ids:?}");
+    }
+    let got = delivered_ids(&sink);
+    assert_eq!(got.len(), 2 * BLOGS, "{got:?}");
+
+    // No blog was fetched twice within 0.8 × its interval, at any time of the run.
+    let times = fetch_times(&pages, &paths);
+    let (gap, path) = shortest_gap(&times);
+    let fetches: usize = times.iter().map(|(_, t)| t.len()).sum();
+    eprintln!("{fetches} fetches of {BLOGS} blogs; shortest gap between two fetches of a blog: {gap:?} ({path})");
+    assert!(
+        gap >= INTERVAL.mul_f64(0.8),
+        "{path} fetched twice within {gap:?}\n{}",
+        dumps(&outs)
+    );
+
+    for (d, out) in daemons.iter_mut().zip(&outs).skip(1) {
+        stop_daemon(d, out);
+    }
+    // Stopped instances release their leases.
+    assert!(owners().is_empty(), "{:?}", owners());
+}

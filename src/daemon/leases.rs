@@ -1,0 +1,168 @@
+//! Leases, when instances share a PostgreSQL state (`state = "postgres://…"`): a blog
+//! task polls its blog only while this instance holds the blog's lease.
+//!
+//! One task per instance, the keeper ([`keep`]), every [`Leases::tick`]: announces the
+//! instance (a heartbeat, which tells how many instances are alive), renews the leases it
+//! holds, and claims free or expired blogs up to its fair share of the watch list (the
+//! blogs divided by the live instances, rounded up), or releases what is over it when an
+//! instance joined. On stop it releases every lease. An instance that dies keeps its
+//! blogs only to their deadline (`lease`, default 30s); the others then claim them.
+//!
+//! A task that gains its blog reads the blog's state again (another instance polled it)
+//! and waits out the interval since the blog's last poll, by whichever instance.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use super::{stopped, Shared};
+use crate::fetch::error_chain;
+use crate::store::{Store, StoreError};
+
+/// This instance's leases and the blogs it watches.
+pub struct Leases {
+    /// This instance's name in the database (`HOST-PID-NANOS`).
+    pub me: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+    watched: Mutex<HashSet<String>>,
+    /// The blogs held, and until when the holding is sure (the last renewal + lease).
+    held: Mutex<(HashSet<String>, Option<Instant>)>,
+    changed: watch::Sender<u64>,
+}
+
+impl Leases {
+    pub fn new(lease: Duration) -> Leases {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Leases {
+            me: format!("{host}-{}-{nanos:09}", std::process::id()),
+            lease,
+            watched: Default::default(),
+            held: Default::default(),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    /// How often the keeper renews and claims: a third of the lease, at most 1s.
+    pub fn tick(&self) -> Duration {
+        (self.lease / 3).clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
+    /// A blog task starts: its blog may be claimed.
+    pub fn watch(&self, url: &str) {
+        self.watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(url.to_string());
+    }
+
+    /// A blog task ends: its blog is no longer claimed (its lease is released by the
+    /// task).
+    pub fn unwatch(&self, url: &str) {
+        self.watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(url);
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .remove(url);
+    }
+
+    fn watched(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Does this instance hold the lease of `url` (renewed less than a lease ago)?
+    pub fn holds(&self, url: &str) -> bool {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.1.is_some_and(|sure| Instant::now() < sure) && held.0.contains(url)
+    }
+
+    /// How many blogs this instance holds.
+    pub fn held_count(&self) -> usize {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).0.len()
+    }
+
+    fn set_held(&self, urls: Vec<String>, renewed: Instant) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        *held = (urls.into_iter().collect(), Some(renewed + self.lease));
+        drop(held);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that changes whenever the held blogs were updated.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// One round of the keeper: heartbeat, renew, and claim or release to the fair share.
+    fn round(&self, store: &Store) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let now = Utc::now().timestamp_millis();
+        let lease = self.lease.as_millis() as i64;
+        let urls = self.watched();
+        let live = store.heartbeat(&self.me, now, lease)?.max(1) as usize;
+        let mut held = store.renew_leases(&self.me, &urls, now + lease)?;
+        let share = urls.len().div_ceil(live);
+        if held.len() > share {
+            let over = held.split_off(share);
+            store.release_leases(&self.me, Some(&over))?;
+        } else if held.len() < share {
+            held.extend(store.claim_leases(
+                &self.me,
+                &urls,
+                now,
+                now + lease,
+                share - held.len(),
+            )?);
+        }
+        self.set_held(held, started);
+        Ok(())
+    }
+}
+
+/// The keeper: a round every [`Leases::tick`] until stopped; then every lease released.
+pub async fn keep(shared: Arc<Shared>, leases: Arc<Leases>, mut stop: watch::Receiver<bool>) {
+    tracing::info!(instance = %leases.me, lease = ?leases.lease, "sharing the PostgreSQL state with other instances: polling the blogs this instance leases");
+    loop {
+        let l = leases.clone();
+        if let Err(e) = shared.store.call(move |s| l.round(s)).await {
+            tracing::warn!("leases: {}", error_chain(&e));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(leases.tick()) => {}
+            _ = stopped(&mut stop) => break,
+        }
+    }
+    let l = leases.clone();
+    let released = shared
+        .store
+        .call(move |s| {
+            let n = s.release_leases(&l.me, None)?;
+            s.instance_gone(&l.me)?;
+            Ok(n)
+        })
+        .await;
+    match released {
+        Ok(n) => tracing::info!(blogs = n, "leases released"),
+        Err(e) => tracing::warn!("releasing the leases: {}", error_chain(&e)),
+    }
+}
