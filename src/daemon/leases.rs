@@ -29,9 +29,36 @@ pub struct Leases {
     /// How long a lease lasts without renewal.
     pub lease: Duration,
     watched: Mutex<HashSet<String>>,
-    /// The blogs held, and until when the holding is sure (the last renewal + lease).
-    held: Mutex<(HashSet<String>, Option<Instant>)>,
+    held: Mutex<Held>,
     changed: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Held {
+    /// The blogs held.
+    urls: HashSet<String>,
+    /// Until when the holding is sure (the last renewal + the lease).
+    sure_until: Option<Instant>,
+    /// The blogs being polled now: not handed over to another instance mid-poll.
+    polling: HashSet<String>,
+}
+
+impl Held {
+    fn holds(&self, url: &str) -> bool {
+        self.sure_until.is_some_and(|sure| Instant::now() < sure) && self.urls.contains(url)
+    }
+}
+
+/// A poll under way (see [`Leases::begin_poll`]); its blog is kept while it lives.
+pub struct Polling {
+    leases: Arc<Leases>,
+    url: String,
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        self.leases.lock_held().polling.remove(&self.url);
+    }
 }
 
 impl Leases {
@@ -71,11 +98,25 @@ impl Leases {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(url);
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .remove(url);
+        self.lock_held().urls.remove(url);
+    }
+
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start polling `url` if this instance holds it: while the returned guard lives,
+    /// the blog is not handed over.
+    pub fn begin_poll(self: &Arc<Self>, url: &str) -> Option<Polling> {
+        let mut held = self.lock_held();
+        if !held.holds(url) {
+            return None;
+        }
+        held.polling.insert(url.to_string());
+        Some(Polling {
+            leases: self.clone(),
+            url: url.to_string(),
+        })
     }
 
     fn watched(&self) -> Vec<String> {
@@ -92,20 +133,38 @@ impl Leases {
 
     /// Does this instance hold the lease of `url` (renewed less than a lease ago)?
     pub fn holds(&self, url: &str) -> bool {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.1.is_some_and(|sure| Instant::now() < sure) && held.0.contains(url)
+        self.lock_held().holds(url)
     }
 
     /// How many blogs this instance holds.
     pub fn held_count(&self) -> usize {
-        self.held.lock().unwrap_or_else(|e| e.into_inner()).0.len()
+        self.lock_held().urls.len()
     }
 
     fn set_held(&self, urls: Vec<String>, renewed: Instant) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        *held = (urls.into_iter().collect(), Some(renewed + self.lease));
+        let mut held = self.lock_held();
+        held.urls = urls.into_iter().collect();
+        held.sure_until = Some(renewed + self.lease);
         drop(held);
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Up to `n` of `held` to hand over, none being polled; no longer held from now on.
+    fn pick_over(&self, held: &mut Vec<String>, n: usize) -> Vec<String> {
+        let mut h = self.lock_held();
+        let mut over = Vec::new();
+        held.retain(|u| {
+            if over.len() < n && !h.polling.contains(u) {
+                over.push(u.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for u in &over {
+            h.urls.remove(u);
+        }
+        over
     }
 
     /// A receiver that changes whenever the held blogs were updated.
@@ -123,7 +182,8 @@ impl Leases {
         let mut held = store.renew_leases(&self.me, &urls, now + lease)?;
         let share = urls.len().div_ceil(live);
         if held.len() > share {
-            let over = held.split_off(share);
+            let n = held.len() - share;
+            let over = self.pick_over(&mut held, n);
             store.release_leases(&self.me, Some(&over))?;
         } else if held.len() < share {
             held.extend(store.claim_leases(

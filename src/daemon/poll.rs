@@ -141,6 +141,19 @@ impl BlogTask {
             if let Some(wait) = self.until_leased().await {
                 return Some(wait);
             }
+            // Held from here to the end of the poll (not handed over mid-poll).
+            let _polling = match &self.shared.leases {
+                Some(l) => match l.begin_poll(&self.watch.url) {
+                    Some(p) => Some(p),
+                    // Lost just now: wait for it again (and read the state again then).
+                    None => {
+                        self.leased
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                        return Some(Duration::from_millis(10));
+                    }
+                },
+                None => None,
+            };
             let r = self.poll_once().await;
             self.next_wait(r)
         })

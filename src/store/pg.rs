@@ -301,7 +301,7 @@ impl Pool {
                 slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let mut c = match conn.take() {
+        let c = match conn.take() {
             Some(c) => c,
             None => match self.connect() {
                 Ok(c) => c,
@@ -311,11 +311,27 @@ impl Pool {
                 }
             },
         };
-        let out = f(&mut c);
-        // A connection that broke, or that is left inside a transaction, is not reused.
-        let keep = !c.client.is_closed() && !c.in_tx;
-        self.give_back(keep.then_some(c));
-        out
+        // Given back however `f` ends (a panic included: the slot is freed).
+        struct Lent<'p> {
+            pool: &'p Pool,
+            conn: Option<Conn>,
+        }
+        impl Drop for Lent<'_> {
+            fn drop(&mut self) {
+                // A connection that broke, or that is left inside a transaction, is not
+                // reused.
+                let c = self
+                    .conn
+                    .take()
+                    .filter(|c| !c.client.is_closed() && !c.in_tx && !std::thread::panicking());
+                self.pool.give_back(c);
+            }
+        }
+        let mut lent = Lent {
+            pool: self,
+            conn: Some(c),
+        };
+        f(lent.conn.as_mut().expect("the lent connection"))
     }
 
     fn give_back(&self, c: Option<Conn>) {
