@@ -165,15 +165,17 @@ fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
         .iter()
         .map(|p| {
             format!(
-                "[[watch]]\nurl = \"{}\"\ninterval = \"1s\"\nadaptive = false\n\n",
-                pages.url(p)
+                "[[watch]]\nurl = \"{}\"\ninterval = \"{}ms\"\nadaptive = false\n\n",
+                pages.url(p),
+                INTERVAL.as_millis()
             )
         })
         .collect();
     let cfg = write_config(
         dir.path(),
         &format!(
-            "state = \"{url}\"\nlease = \"2s\"\n\n{watches}[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nretry_wait = \"100ms\"\n",
+            "state = \"{url}\"\nlease = \"{}ms\"\n\n{watches}[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nretry_wait = \"100ms\"\n",
+            LEASE.as_millis(),
             sink.url()
         ),
     );
