@@ -315,3 +315,61 @@ fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
     // Stopped instances release their leases.
     assert!(owners().is_empty(), "{:?}", owners());
 }
+
+#[test]
+fn a_watch_added_through_the_api_of_one_instance_is_polled_by_one() {
+    use common::dashboard::Dash;
+    let url = testpg::server().fresh_database();
+    let pages = PageServer::start();
+    let one = ("p1", "First", "The first post.", 1);
+    for p in ["/configured", "/added"] {
+        pages.set(p, Reply::html(live_page(&[one], "", "")));
+    }
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dashes: Vec<Dash> = dirs
+        .iter()
+        .map(|d| {
+            let port = free_port();
+            let cfg = format!(
+                "state = \"{url}\"\nlease = \"2s\"\nlisten = \"127.0.0.1:{port}\"\n\n\
+                 [[watch]]\nurl = \"{}\"\ninterval = \"1s\"\nadaptive = false\n",
+                pages.url("/configured")
+            );
+            Dash::start_with(d.path(), port, &cfg, &[])
+        })
+        .collect();
+    let added = pages.url("/added");
+    let (status, w) = dashes[0].api(
+        "POST",
+        "/api/watches",
+        Some(&serde_json::json!({"url": added, "interval": "1s"})),
+    );
+    assert_eq!(status, 201, "{w}");
+    // The other instance lists it too, and it is polled, by one instance at a time.
+    let listed = wait_for(Duration::from_secs(10), || {
+        dashes[1].watches().iter().any(|w| w["url"] == added)
+    });
+    assert!(listed, "{:?}\n{}", dashes[1].watches(), dashes[1].dump());
+    let polled = wait_for(Duration::from_secs(20), || {
+        pages.requests("/added").len() >= 5
+    });
+    assert!(polled, "{}\n{}", dashes[0].dump(), dashes[1].dump());
+    let store = Store::open_postgres(&url).unwrap();
+    let owners: Vec<String> = ["/configured", "/added"]
+        .iter()
+        .filter_map(|p| Some(store.lease_of(&pages.url(p)).ok()??.0))
+        .collect();
+    assert_eq!(owners.len(), 2, "{owners:?}");
+    assert_ne!(owners[0], owners[1], "one blog each");
+    let times = fetch_times(&pages, &["/added".to_string(), "/configured".to_string()]);
+    let (gap, path) = shortest_gap(&times);
+    assert!(
+        gap >= Duration::from_millis(800),
+        "{path} fetched twice within {gap:?}\n{}\n{}",
+        dashes[0].dump(),
+        dashes[1].dump()
+    );
+    for mut d in dashes {
+        d.stop();
+    }
+}
