@@ -6,7 +6,8 @@
 //! holds, and claims free or expired blogs up to its fair share of the watch list (the
 //! blogs divided by the live instances, rounded up), or releases what is over it when an
 //! instance joined. On stop it releases every lease. An instance that dies keeps its
-//! blogs only to their deadline (`lease`, default 30s); the others then claim them.
+//! blogs only to their deadline (`lease`, default 30s); the others then claim them. Each
+//! round also moves the event stream on to the newest event any instance committed.
 //!
 //! A task that gains its blog reads the blog's state again (another instance polled it)
 //! and waits out the interval since the blog's last poll, by whichever instance.
@@ -136,11 +137,6 @@ impl Leases {
         self.lock_held().holds(url)
     }
 
-    /// How many blogs this instance holds.
-    pub fn held_count(&self) -> usize {
-        self.lock_held().urls.len()
-    }
-
     fn set_held(&self, urls: Vec<String>, renewed: Instant) {
         let mut held = self.lock_held();
         held.urls = urls.into_iter().collect();
@@ -204,8 +200,29 @@ pub async fn keep(shared: Arc<Shared>, leases: Arc<Leases>, mut stop: watch::Rec
     tracing::info!(instance = %leases.me, lease = ?leases.lease, "sharing the PostgreSQL state with other instances: polling the blogs this instance leases");
     loop {
         let l = leases.clone();
-        if let Err(e) = shared.store.call(move |s| l.round(s)).await {
-            tracing::warn!("leases: {}", error_chain(&e));
+        match shared
+            .store
+            .call(move |s| {
+                l.round(s)?;
+                s.last_event_seq()
+            })
+            .await
+        {
+            // Events other instances committed (the event stream of this one shows
+            // them; delivery workers look for what they now hold).
+            Ok(seq) => {
+                let newer = shared.committed.send_if_modified(|cur| {
+                    let newer = seq > *cur;
+                    if newer {
+                        *cur = seq;
+                    }
+                    newer
+                });
+                if newer {
+                    shared.wake.notify_waiters();
+                }
+            }
+            Err(e) => tracing::warn!("leases: {}", error_chain(&e)),
         }
         tokio::select! {
             _ = tokio::time::sleep(leases.tick()) => {}

@@ -8,7 +8,7 @@
 //! The watched URLs are passed as one text, a URL per line (`string_to_array(…, chr(10))`),
 //! since a URL holds no line break.
 
-use super::db::{params, Engine};
+use super::db::params;
 use super::{Store, StoreError};
 
 /// Migration 3 → 4: the lease columns and the instances' heartbeats. On SQLite (one
@@ -31,12 +31,10 @@ fn lines(urls: &[String]) -> String {
 }
 
 impl Store {
-    fn postgres_only(&self, what: &str) -> Result<(), StoreError> {
+    fn postgres_only(&self, what: &'static str) -> Result<(), StoreError> {
         match self.is_postgres() {
             true => Ok(()),
-            false => Err(StoreError::Task(format!(
-                "{what}: leases need state = \"postgres://…\""
-            ))),
+            false => Err(StoreError::NeedsPostgres(what)),
         }
     }
 
@@ -105,7 +103,6 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         self.postgres_only("claim_leases")?;
         self.with(|c| {
-            debug_assert_eq!(c.engine(), Engine::Postgres);
             c.query(
                 "UPDATE blogs SET lease_owner = ?1, lease_until = ?2
                  WHERE id IN (

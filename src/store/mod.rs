@@ -78,6 +78,9 @@ pub enum StoreError {
     NoRow,
     #[error("state database holds a value of the wrong type: {0}")]
     Decode(String),
+    /// A PostgreSQL-only operation (leases) on a SQLite store.
+    #[error("{0}: leases need state = \"postgres://…\"")]
+    NeedsPostgres(&'static str),
 }
 
 impl From<rusqlite::Error> for StoreError {

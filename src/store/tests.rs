@@ -592,5 +592,11 @@ fn leases_are_claimed_once_renewed_expire_and_are_released() {
     assert_eq!(s.heartbeat("c", t0 + lease + 1, lease).unwrap(), 1);
     // SQLite (one instance) has no leases.
     let sqlite = Place::new(Backend::Sqlite).open().unwrap();
-    assert!(sqlite.claim_leases("a", &urls, t0, t0 + lease, 1).is_err());
+    let e = sqlite
+        .claim_leases("a", &urls, t0, t0 + lease, 1)
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NeedsPostgres("claim_leases")),
+        "{e:?}"
+    );
 }

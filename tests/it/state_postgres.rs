@@ -369,6 +369,51 @@ fn a_watch_added_through_the_api_of_one_instance_is_polled_by_one() {
         dashes[0].dump(),
         dashes[1].dump()
     );
+    // Both instances' event streams show the new posts of both blogs: the one each
+    // polled, and the one the other did.
+    let streams: Vec<std::thread::JoinHandle<String>> = dashes
+        .iter()
+        .map(|d| {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+            s.write_all(
+                b"GET /events HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+            )
+            .unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            std::thread::spawn(move || {
+                let end = std::time::Instant::now() + Duration::from_secs(15);
+                let mut text = Vec::new();
+                let mut buf = [0u8; 4096];
+                while std::time::Instant::now() < end
+                    && String::from_utf8_lossy(&text).matches("event: new").count() < 2
+                {
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => text.extend_from_slice(&buf[..n]),
+                        Err(_) => {}
+                    }
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let two = ("p2", "Second", "The second post.", 2);
+    for p in ["/configured", "/added"] {
+        pages.set(p, Reply::html(live_page(&[two, one], "", "")));
+    }
+    for (i, h) in streams.into_iter().enumerate() {
+        let text = h.join().unwrap();
+        for blog in [pages.url("/configured"), added.clone()] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with("data:") && l.contains(&blog) && l.contains("\"p2\"")),
+                "instance {i}'s stream lacks the new post of {blog}:\n{text}"
+            );
+        }
+    }
     for mut d in dashes {
         d.stop();
     }
