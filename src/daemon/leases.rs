@@ -7,7 +7,9 @@
 //! blogs divided by the live instances, rounded up), or releases what is over it when an
 //! instance joined. On stop it releases every lease. An instance that dies keeps its
 //! blogs only to their deadline (`lease`, default 30s); the others then claim them. Each
-//! round also moves the event stream on to the newest event any instance committed.
+//! round also shares the hosts' slowdowns (a host that answered 429 to one instance
+//! slows every instance's blogs on it) and moves the event stream on to the newest event
+//! any instance committed.
 //!
 //! A task that gains its blog reads the blog's state again (another instance polled it)
 //! and waits out the interval since the blog's last poll, by whichever instance.
@@ -200,10 +202,18 @@ pub async fn keep(shared: Arc<Shared>, leases: Arc<Leases>, mut stop: watch::Rec
     tracing::info!(instance = %leases.me, lease = ?leases.lease, "sharing the PostgreSQL state with other instances: polling the blogs this instance leases");
     loop {
         let l = leases.clone();
+        let sh = shared.clone();
         match shared
             .store
             .call(move |s| {
                 l.round(s)?;
+                // Politeness across instances: a host that refused one slows all.
+                let now = Utc::now().timestamp_millis();
+                for (host, factor, until, since) in
+                    s.share_host_slowdowns(&sh.fetcher.host_slowdowns(), now)?
+                {
+                    sh.fetcher.adopt_host_slowdown(&host, factor, until, since);
+                }
                 s.last_event_seq()
             })
             .await

@@ -3,7 +3,8 @@
 //! instance claims free or expired blogs in one statement (`UPDATE … WHERE id IN (SELECT
 //! … FOR UPDATE SKIP LOCKED) RETURNING`), renews its leases while it runs, and releases
 //! them on stop. An instance that dies loses its blogs at their deadline. Instances
-//! announce themselves in `instances` (a heartbeat), which tells each its fair share.
+//! announce themselves in `instances` (a heartbeat), which tells each its fair share, and
+//! share the hosts' slowdowns (429s) in `hosts`.
 //!
 //! The watched URLs are passed as one text, a URL per line (`string_to_array(…, chr(10))`),
 //! since a URL holds no line break.
@@ -17,6 +18,8 @@ pub(super) const MIGRATION: &str = r#"
     ALTER TABLE blogs ADD COLUMN lease_owner TEXT;
     ALTER TABLE blogs ADD COLUMN lease_until INTEGER;
     CREATE TABLE instances (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+    CREATE TABLE hosts (host TEXT PRIMARY KEY, factor INTEGER NOT NULL, until_ms INTEGER NOT NULL,
+        since_ms INTEGER NOT NULL);
 "#;
 
 /// The same on PostgreSQL.
@@ -24,6 +27,8 @@ pub(super) const MIGRATION_PG: &str = r#"
     ALTER TABLE blogs ADD COLUMN lease_owner TEXT;
     ALTER TABLE blogs ADD COLUMN lease_until BIGINT;
     CREATE TABLE instances (id TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
+    CREATE TABLE hosts (host TEXT PRIMARY KEY, factor BIGINT NOT NULL, until_ms BIGINT NOT NULL,
+        since_ms BIGINT NOT NULL);
 "#;
 
 fn lines(urls: &[String]) -> String {
@@ -148,6 +153,38 @@ impl Store {
                 return Ok(None);
             };
             Ok(Some((r.get(0)?, r.get(1)?)))
+        })
+    }
+
+    /// Share hosts' slowdowns: write this instance's (`(host, factor, until, since)`,
+    /// Unix ms; a row is replaced only by a newer `since`), forget rows lifted an hour
+    /// ago, and read every host's back.
+    pub fn share_host_slowdowns(
+        &self,
+        mine: &[(String, u32, i64, i64)],
+        now_ms: i64,
+    ) -> Result<Vec<(String, u32, i64, i64)>, StoreError> {
+        self.with(|c| {
+            for (host, factor, until, since) in mine {
+                c.execute(
+                    "INSERT INTO hosts (host, factor, until_ms, since_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (host) DO UPDATE SET factor = excluded.factor,
+                       until_ms = excluded.until_ms, since_ms = excluded.since_ms
+                     WHERE hosts.since_ms < excluded.since_ms",
+                    params![host, factor, until, since],
+                )?;
+            }
+            c.execute(
+                "DELETE FROM hosts WHERE factor <= 1 AND until_ms < ?1 AND since_ms < ?1",
+                params![now_ms - 3_600_000],
+            )?;
+            c.query(
+                "SELECT host, factor, until_ms, since_ms FROM hosts",
+                params![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .collect()
         })
     }
 }

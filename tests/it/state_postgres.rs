@@ -418,3 +418,89 @@ fn a_watch_added_through_the_api_of_one_instance_is_polled_by_one() {
         d.stop();
     }
 }
+
+#[test]
+fn a_host_that_refuses_one_instance_slows_the_others() {
+    let url = testpg::server().fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let pages = PageServer::start();
+    let paths: Vec<String> = (0..4).map(|i| format!("/h{i}")).collect();
+    let one = ("p1", "First", "The first post.", 1);
+    for p in &paths {
+        pages.set(p, Reply::html(live_page(&[one], "", "")));
+    }
+    let watches: String = paths
+        .iter()
+        .map(|p| {
+            format!(
+                "[[watch]]\nurl = \"{}\"\ninterval = \"1s\"\nadaptive = false\n\n",
+                pages.url(p)
+            )
+        })
+        .collect();
+    let cfg = write_config(
+        dir.path(),
+        &format!("state = \"{url}\"\nlease = \"2s\"\n\n{watches}"),
+    );
+    let outs: Vec<std::path::PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("out{i}.jsonl")))
+        .collect();
+    let mut daemons: Vec<Proc> = (0..2)
+        .map(|i| run_daemon(&cfg, &dir.path().join(format!("state{i}")), &outs[i]))
+        .collect();
+    let store = Store::open_postgres(&url).unwrap();
+    let owner = |p: &str| store.lease_of(&pages.url(p)).ok().flatten().map(|l| l.0);
+    let split = wait_for(Duration::from_secs(30), || {
+        let o: Vec<Option<String>> = paths.iter().map(|p| owner(p)).collect();
+        o.iter().all(Option::is_some) && o.iter().any(|x| *x != o[0])
+    });
+    assert!(split, "{}\n{}", dump(&outs[0]), dump(&outs[1]));
+    let refuser = owner("/h0").unwrap();
+    let others: Vec<&String> = paths
+        .iter()
+        .filter(|p| owner(p).as_ref() != Some(&refuser))
+        .collect();
+    assert!(!others.is_empty());
+
+    // The host refuses the instance that polls /h0: 429, come back in 8 s.
+    let set = std::time::Instant::now();
+    pages.set("/h0", Reply::status(429).header("Retry-After", "8"));
+    let refused = wait_for(Duration::from_secs(5), || {
+        pages.requests("/h0").iter().any(|r| r.at > set)
+    });
+    assert!(refused);
+    let t429 = pages
+        .requests("/h0")
+        .iter()
+        .map(|r| r.at)
+        .find(|t| *t > set)
+        .unwrap();
+    std::thread::sleep(
+        (t429 + Duration::from_millis(7600)).saturating_duration_since(std::time::Instant::now()),
+    );
+    // The other instance's blogs on the host: one poll already scheduled may still go
+    // out while the slowdown travels (a keeper round each way), then none until the
+    // host's Retry-After is over.
+    let quiet_from = t429 + Duration::from_millis(2600);
+    let quiet_to = t429 + Duration::from_millis(7500);
+    let during: Vec<(String, Duration)> = others
+        .iter()
+        .flat_map(|p| {
+            pages
+                .requests(p)
+                .into_iter()
+                .filter(|r| r.at > quiet_from && r.at < quiet_to)
+                .map(|r| (p.to_string(), r.at - t429))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        during.is_empty(),
+        "the other instance kept polling the refusing host: {during:?}\n{}\n{}",
+        dump(&outs[0]),
+        dump(&outs[1])
+    );
+    for (d, out) in daemons.iter_mut().zip(&outs) {
+        stop_daemon(d, out);
+    }
+}
