@@ -116,7 +116,7 @@ impl Validator<'_> {
             Some(l) if l.get_ref().0 < std::time::Duration::from_secs(1) => {
                 self.err(
                     l.span(),
-                    "lease must be at least 1s (an instance renews its leases every third of it)",
+                    "lease must be at least 1s (an instance renews its leases every quarter of it)",
                 );
                 DEFAULT_LEASE
             }

@@ -1,10 +1,12 @@
 //! `state = "postgres://…"` end to end: the real binary on a PostgreSQL database of the
-//! test's own server (`common::testpg`), a page server and a webhook receiver.
+//! test's own server (`common::testpg`), a page server, a webhook receiver and (several
+//! instances) a `nats-server -js` (`notify_nats`).
 
 use crate::common;
 
 use std::time::Duration;
 
+use crate::notify_nats::{consume, runtime, NatsServer};
 use common::page_server::{live_page, PageServer, Reply};
 use common::sink::Sink;
 use common::*;
@@ -161,6 +163,7 @@ fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
         pages.set(p, page(&[first]));
     }
     let sink = Sink::start(dir.path(), &[]);
+    let nats = NatsServer::start(dir.path(), free_port());
     let watches: String = paths
         .iter()
         .map(|p| {
@@ -174,9 +177,11 @@ fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
     let cfg = write_config(
         dir.path(),
         &format!(
-            "state = \"{url}\"\nlease = \"{}ms\"\n\n{watches}[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nretry_wait = \"100ms\"\n",
+            "state = \"{url}\"\nlease = \"{}ms\"\n\n{watches}[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nretry_wait = \"100ms\"\n\n\
+             [[notifier]]\nname = \"js\"\ntype = \"nats\"\nurl = \"{}\"\nstream = \"LIVEWATCH\"\nretry_wait = \"100ms\"\n",
             LEASE.as_millis(),
-            sink.url()
+            sink.url(),
+            nats.url()
         ),
     );
     let outs: Vec<std::path::PathBuf> = (0..3)
@@ -297,6 +302,29 @@ fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
     }
     let got = delivered_ids(&sink);
     assert_eq!(got.len(), 2 * BLOGS, "{got:?}");
+
+    // The same events on JetStream: each post once (a re-published event carries the same
+    // Nats-Msg-Id and is dropped), a blog's posts in order.
+    let rt = runtime();
+    let mut stream = Vec::new();
+    let complete = wait_for(Duration::from_secs(20), || {
+        stream = rt.block_on(consume(&nats.url(), "LIVEWATCH"));
+        stream.len() >= 2 * BLOGS
+    });
+    assert!(complete, "{} messages: {stream:#?}", stream.len());
+    let mut per_blog: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for m in &stream {
+        assert_eq!(m.msg_id, m.event["id"].as_str().unwrap_or(""), "{m:?}");
+        assert_eq!(m.event["kind"], "new", "{m:?}");
+        per_blog
+            .entry(m.event["blog"]["url"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push(m.event["post"]["id"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(per_blog.len(), BLOGS, "{per_blog:?}");
+    for (blog, posts) in &per_blog {
+        assert_eq!(posts, &["p2", "p3"], "{blog}");
+    }
 
     // No blog was fetched twice within 0.8 × its interval, at any time of the run.
     let times = fetch_times(&pages, &paths);
