@@ -226,8 +226,9 @@ pub struct Daemon {
     api: Arc<watches::ApiWatches>,
     api_routes: watch::Sender<Arc<Vec<Route>>>,
     api_task: Option<JoinHandle<()>>,
-    /// The lease keeper (PostgreSQL state only).
-    lease_task: Option<JoinHandle<()>>,
+    /// The lease keeper (PostgreSQL state only) and its stop: it stops last, so that
+    /// the polls under way at shutdown still hold their leases when they write.
+    lease_task: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Start the task of one blog; the sender stops it.
@@ -252,7 +253,10 @@ impl Daemon {
         let (api_routes, _) = watch::channel(routes.clone());
         let mut shared = Shared::standalone(store, fetcher, config.problem_after);
         if shared.store.is_postgres() {
-            shared.leases = Some(Arc::new(leases::Leases::new(config.lease)));
+            let l = leases::Leases::new(config.lease);
+            // A poll writes only while this instance holds the blog's lease.
+            shared.store = shared.store.leased_by(&l.me);
+            shared.leases = Some(Arc::new(l));
         }
         Ok(Daemon {
             shared: Arc::new(shared),
@@ -308,11 +312,9 @@ impl Daemon {
         };
         self.api_task = Some(tokio::spawn(manager.run(self.shutdown_tx.subscribe())));
         if let Some(l) = &self.shared.leases {
-            self.lease_task = Some(tokio::spawn(leases::keep(
-                self.shared.clone(),
-                l.clone(),
-                self.shutdown_tx.subscribe(),
-            )));
+            let (tx, rx) = watch::channel(false);
+            let keeper = tokio::spawn(leases::keep(self.shared.clone(), l.clone(), rx));
+            self.lease_task = Some((tx, keeper));
         }
     }
 
@@ -393,10 +395,18 @@ impl Daemon {
             handles.push(h);
         }
         handles.extend(self.api_task.take());
-        handles.extend(self.lease_task.take());
         let all = futures_util::future::join_all(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("some tasks did not stop within {grace:?}; their work stays queued");
+        }
+        if let Some((tx, keeper)) = self.lease_task.take() {
+            let _ = tx.send(true);
+            if tokio::time::timeout(Duration::from_millis(500), keeper)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the leases were not released in time; they end at their deadline");
+            }
         }
     }
 

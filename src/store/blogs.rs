@@ -225,12 +225,15 @@ impl Store {
         sched: &Pace,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            c.execute(
-                "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
-                 WHERE id = ?1",
-                params![blog_id, n, ms(at), sched],
-            )?;
-            Ok(())
+            c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
+                tx.execute(
+                    "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
+                     WHERE id = ?1",
+                    params![blog_id, n, ms(at), sched],
+                )?;
+                Ok(())
+            })
         })
     }
 
@@ -276,6 +279,7 @@ impl Store {
     pub fn save_poll(&self, blog_id: i64, rec: &PollRecord) -> Result<Vec<i64>, StoreError> {
         self.with(|c| {
             c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
                 let now = ms(rec.at);
                 // One statement (prepared once per connection) for the whole blog row.
                 tx.execute(
@@ -327,6 +331,7 @@ impl Store {
     ) -> Result<u32, StoreError> {
         self.with(|c| {
             c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
                 tx.execute(
                     "UPDATE blogs SET failures = failures + 1, last_poll_at = ?2, last_error = ?3, status = ?4
                      WHERE id = ?1",
@@ -351,6 +356,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.with(|c| {
             c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
                 tx.execute(
                     "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2, failures = 0,
                        last_error = NULL, status = ?3, retired = ?4, sched = COALESCE(?5, sched)

@@ -9,7 +9,7 @@
 //! The watched URLs are passed as one text, a URL per line (`string_to_array(…, chr(10))`),
 //! since a URL holds no line break.
 
-use super::db::params;
+use super::db::{params, Db};
 use super::{Store, StoreError};
 
 /// Migration 3 → 4: the lease columns and the instances' heartbeats. On SQLite (one
@@ -36,6 +36,34 @@ fn lines(urls: &[String]) -> String {
 }
 
 impl Store {
+    /// This store, with every poll write (`save_poll`, `record_failure`, `touch`,
+    /// `checked`) made only while instance `me` holds the blog's lease: the write locks
+    /// the blog's row and checks its owner first, so an instance whose lease ran out
+    /// (stuck past its deadline) cannot write over the instance that took the blog, and a
+    /// claim skips a blog whose write is under way.
+    pub fn leased_by(&self, me: &str) -> Store {
+        Store {
+            lease_owner: Some(me.into()),
+            ..self.clone()
+        }
+    }
+
+    /// Inside a poll's write: with [`Store::leased_by`], lock the blog's row and check
+    /// the lease is still this instance's.
+    pub(super) fn check_lease(&self, db: &mut Db<'_>, blog_id: i64) -> Result<(), StoreError> {
+        let Some(me) = &self.lease_owner else {
+            return Ok(());
+        };
+        let held = db.query_opt(
+            "SELECT 1 FROM blogs WHERE id = ?1 AND lease_owner = ?2 FOR UPDATE",
+            params![blog_id, me.as_ref()],
+        )?;
+        match held {
+            Some(_) => Ok(()),
+            None => Err(StoreError::LeaseLost { blog_id }),
+        }
+    }
+
     fn postgres_only(&self, what: &'static str) -> Result<(), StoreError> {
         match self.is_postgres() {
             true => Ok(()),

@@ -81,6 +81,12 @@ pub enum StoreError {
     /// A PostgreSQL-only operation (leases) on a SQLite store.
     #[error("{0}: leases need state = \"postgres://…\"")]
     NeedsPostgres(&'static str),
+    /// A poll's write by an instance that no longer holds the blog's lease (another
+    /// instance took it): nothing was written.
+    #[error(
+        "the lease of blog {blog_id} is held by another instance; this poll's write was dropped"
+    )]
+    LeaseLost { blog_id: i64 },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -108,6 +114,8 @@ impl std::error::Error for SqlError {}
 pub struct Store {
     backend: Backend,
     path: PathBuf,
+    /// With leases (PostgreSQL): the instance whose lease a poll's write must hold.
+    lease_owner: Option<Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -175,6 +183,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Sqlite(Arc::new(Mutex::new(conn))),
             path,
+            lease_owner: None,
         })
     }
 
@@ -189,6 +198,7 @@ impl Store {
         let store = Store {
             backend: Backend::Postgres(Arc::new(pool)),
             path: PathBuf::from(&shown),
+            lease_owner: None,
         };
         store
             .with(|db| schema::migrate_postgres(db, &shown))

@@ -600,3 +600,41 @@ fn leases_are_claimed_once_renewed_expire_and_are_released() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_poll_write_without_the_lease_is_dropped() {
+    let place = Place::new(Backend::Postgres);
+    let s = place.open().unwrap();
+    let b = s.blog("http://b/").unwrap();
+    let urls = vec!["http://b/".to_string()];
+    let now = Utc::now().timestamp_millis();
+    assert_eq!(
+        s.claim_leases("b", &urls, now, now + 60_000, 1).unwrap(),
+        urls
+    );
+    let rec = PollRecord {
+        at: Utc::now(),
+        baseline_done: true,
+        updates: vec![Known::first_seen(Post::new("p1", "hello"), 0, 0)],
+        events: vec![(event("e1", EventKind::New, "p1"), vec!["n".into()])],
+        ..Default::default()
+    };
+    let a = s.leased_by("a");
+    let e = a.save_poll(b.id, &rec).unwrap_err();
+    assert!(matches!(e, StoreError::LeaseLost { .. }), "{e:?}");
+    for e in [
+        a.touch(b.id, Utc::now(), &BlogStatus::NotModified, None, false, &[]),
+        a.checked(b.id, 1, Utc::now(), &Pace::default()),
+        a.record_failure(b.id, Utc::now(), &BlogStatus::Error("x".into()), "x", &[])
+            .map(|_| ()),
+    ] {
+        assert!(matches!(e, Err(StoreError::LeaseLost { .. })), "{e:?}");
+    }
+    // Nothing of it was written.
+    assert!(s.known_posts(b.id).unwrap().is_empty());
+    assert!(s.outbox(None).unwrap().is_empty());
+    assert_eq!(s.find_blog("http://b/").unwrap().unwrap().polls, 0);
+    // The holder writes.
+    assert_eq!(s.leased_by("b").save_poll(b.id, &rec).unwrap().len(), 1);
+    assert_eq!(s.known_posts(b.id).unwrap().len(), 1);
+}
