@@ -509,7 +509,7 @@ fn a_host_that_refuses_one_instance_slows_the_others() {
     // The other instance's blogs on the host: one poll already scheduled may still go
     // out while the slowdown travels (a keeper round each way), then none until the
     // host's Retry-After is over.
-    let quiet_from = t429 + Duration::from_millis(2600);
+    let quiet_from = t429 + Duration::from_millis(3000);
     let quiet_to = t429 + Duration::from_millis(7500);
     let during: Vec<(String, Duration)> = others
         .iter()
