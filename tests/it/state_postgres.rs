@@ -95,6 +95,20 @@ retry_wait = "100ms"
     assert!(status.status.success(), "{text}");
     let row: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or("")).unwrap();
     assert_eq!(row["url"], pages.url("/live"), "{text}");
+    // The blog is leased to the running instance (its name holds the pid).
+    let instance = row["lease"]["instance"].as_str().unwrap_or("");
+    assert!(instance.contains(&format!("-{}-", d.pid())), "{text}");
+    assert!(row["lease"]["until"].is_string(), "{text}");
+    let plain = livewatch()
+        .args(["status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let plain = output_text(&plain);
+    assert!(
+        plain.contains(&format!("  polled by:  {instance} (lease ")),
+        "{plain}"
+    );
 
     stop_daemon(&mut d, &out);
     // The state is in PostgreSQL, not in the SQLite state dir; the event went out.
