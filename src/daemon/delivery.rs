@@ -75,10 +75,11 @@ pub(crate) fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
 }
 
 impl Worker {
-    /// With leases: only the deliveries of blogs this instance holds.
+    /// With leases: only the deliveries this instance makes (see
+    /// [`super::leases::Leases::delivers`]).
     fn keep_held(&self, rows: &mut Vec<crate::store::Pending>) {
         if let Some(l) = &self.shared.leases {
-            rows.retain(|p| l.holds(&p.event.blog.url));
+            rows.retain(|p| l.delivers(&p.event.blog.url));
         }
     }
 

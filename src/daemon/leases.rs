@@ -11,6 +11,10 @@
 //! slows every instance's blogs on it) and moves the event stream on to the newest event
 //! any instance committed.
 //!
+//! Delivery workers send the events of the blogs this instance holds; the leader (the
+//! first live instance by name) also those of blogs no instance holds (retired, gone,
+//! no longer watched), so that none is left in the outbox.
+//!
 //! A task that gains its blog reads the blog's state again (another instance polled it)
 //! and waits out the interval since the blog's last poll, by whichever instance.
 
@@ -34,6 +38,10 @@ pub struct Leases {
     watched: Mutex<HashSet<String>>,
     held: Mutex<Held>,
     changed: watch::Sender<u64>,
+    /// When this instance is the leader (the first live one by name): the blogs leased
+    /// at the last round, by anyone. The leader delivers the events of the blogs no one
+    /// leases (a blog retired or gone, a watch removed), so they are not left behind.
+    leased_anywhere: Mutex<Option<HashSet<String>>>,
 }
 
 #[derive(Default)]
@@ -78,6 +86,7 @@ impl Leases {
             watched: Default::default(),
             held: Default::default(),
             changed: watch::channel(0).0,
+            leased_anywhere: Default::default(),
         }
     }
 
@@ -140,6 +149,18 @@ impl Leases {
         self.lock_held().holds(url)
     }
 
+    /// Does this instance deliver the events of the blog at `url`: it holds the blog, or
+    /// it is the leader and no instance holds it.
+    pub fn delivers(&self, url: &str) -> bool {
+        self.holds(url)
+            || self
+                .leased_anywhere
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|leased| !leased.contains(url))
+    }
+
     fn set_held(&self, urls: Vec<String>, renewed: Instant) {
         let mut held = self.lock_held();
         held.urls = urls.into_iter().collect();
@@ -177,7 +198,9 @@ impl Leases {
         let now = Utc::now().timestamp_millis();
         let lease = self.lease.as_millis() as i64;
         let urls = self.watched();
-        let live = store.heartbeat(&self.me, now, lease)?.max(1) as usize;
+        let instances = store.heartbeat(&self.me, now, lease)?;
+        let live = instances.len().max(1);
+        let leader = instances.first().is_none_or(|first| *first == self.me);
         let mut held = store.renew_leases(&self.me, &urls, now + lease)?;
         let share = urls.len().div_ceil(live);
         if held.len() > share {
@@ -194,6 +217,14 @@ impl Leases {
             )?);
         }
         self.set_held(held, started);
+        let leased = match leader {
+            true => Some(store.leased_urls(now)?.into_iter().collect()),
+            false => None,
+        };
+        *self
+            .leased_anywhere
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = leased;
         Ok(())
     }
 }

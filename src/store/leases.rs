@@ -72,9 +72,14 @@ impl Store {
     }
 
     /// Record that instance `me` is alive at `now_ms`; forget instances silent for ten
-    /// times `live_ms`. Returns how many instances were seen within `live_ms` (`me`
-    /// included).
-    pub fn heartbeat(&self, me: &str, now_ms: i64, live_ms: i64) -> Result<i64, StoreError> {
+    /// times `live_ms`. Returns the instances seen within `live_ms` (`me` included), in
+    /// name order.
+    pub fn heartbeat(
+        &self,
+        me: &str,
+        now_ms: i64,
+        live_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO instances (id, seen_at) VALUES (?1, ?2)
@@ -85,11 +90,26 @@ impl Store {
                 "DELETE FROM instances WHERE seen_at < ?1",
                 params![now_ms - 10 * live_ms],
             )?;
-            c.query_row(
-                "SELECT COUNT(*) FROM instances WHERE seen_at >= ?1",
+            c.query(
+                "SELECT id FROM instances WHERE seen_at >= ?1 ORDER BY id",
                 params![now_ms - live_ms],
             )?
-            .get(0)
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+    }
+
+    /// The URLs of the blogs whose lease runs at `now_ms`, whoever holds it.
+    pub fn leased_urls(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT url FROM blogs WHERE lease_owner IS NOT NULL AND lease_until >= ?1",
+                params![now_ms],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
         })
     }
 

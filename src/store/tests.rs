@@ -549,8 +549,8 @@ fn leases_are_claimed_once_renewed_expire_and_are_released() {
         s.blog(u).unwrap();
     }
     let (t0, lease) = (1_000_000, 2_000);
-    assert_eq!(s.heartbeat("a", t0, lease).unwrap(), 1);
-    assert_eq!(s.heartbeat("b", t0, lease).unwrap(), 2);
+    assert_eq!(s.heartbeat("a", t0, lease).unwrap(), ["a"]);
+    assert_eq!(s.heartbeat("b", t0, lease).unwrap(), ["a", "b"]);
     // Two instances claiming at once from two threads: each blog goes to one.
     let (a, b) = std::thread::scope(|sc| {
         let a = sc.spawn(|| s.claim_leases("a", &urls, t0, t0 + lease, 3).unwrap());
@@ -582,14 +582,21 @@ fn leases_are_claimed_once_renewed_expire_and_are_released() {
         .unwrap()
         .is_empty());
     assert_eq!(s.lease_of(&b[0]).unwrap().unwrap().0, "c");
+    let mut leased = s.leased_urls(t0 + lease + 1).unwrap();
+    leased.sort();
+    assert_eq!(leased, urls);
+    assert_eq!(
+        s.leased_urls(t0 + 3 * lease + 1).unwrap(),
+        Vec::<String>::new()
+    );
     // b is no longer counted once silent for a lease.
-    assert_eq!(s.heartbeat("a", t0 + lease + 1, lease).unwrap(), 1);
+    assert_eq!(s.heartbeat("a", t0 + lease + 1, lease).unwrap(), ["a"]);
     // Released: free for anyone.
     assert_eq!(s.release_leases("a", Some(&a[..1])).unwrap(), 1);
     assert_eq!(s.lease_of(&a[0]).unwrap(), None);
     assert_eq!(s.release_leases("a", None).unwrap() as usize, a.len() - 1);
     s.instance_gone("a").unwrap();
-    assert_eq!(s.heartbeat("c", t0 + lease + 1, lease).unwrap(), 1);
+    assert_eq!(s.heartbeat("c", t0 + lease + 1, lease).unwrap(), ["c"]);
     // SQLite (one instance) has no leases.
     let sqlite = Place::new(Backend::Sqlite).open().unwrap();
     let e = sqlite

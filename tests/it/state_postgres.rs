@@ -110,8 +110,22 @@ retry_wait = "100ms"
         "{plain}"
     );
 
+    // The page goes (410): the blog is no longer polled (its lease released), and its
+    // last event, the problem notice, still goes out.
+    pages.set("/live", Reply::status(410));
+    let noticed = wait_for(Duration::from_secs(20), || {
+        sink.delivered()
+            .iter()
+            .any(|r| r["json"]["kind"] == "problem")
+    });
+    assert!(noticed, "{:#?}\n{}", sink.records(), dump(&out));
+    let released = wait_for(Duration::from_secs(5), || {
+        store.lease_of(&pages.url("/live")).unwrap().is_none()
+    });
+    assert!(released, "{}", dump(&out));
+
     stop_daemon(&mut d, &out);
-    // The state is in PostgreSQL, not in the SQLite state dir; the event went out.
+    // The state is in PostgreSQL, not in the SQLite state dir; the events went out.
     assert!(!Store::file_in(&state).exists(), "a SQLite file was made");
     let blogs = store.blogs().unwrap();
     assert_eq!(blogs.len(), 1);
