@@ -98,7 +98,13 @@ impl PgServer {
             None
         };
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
+        // As root, under /tmp: the server's user must reach the dir (TMPDIR may be in
+        // root's home).
+        let base = match user {
+            Some(_) => PathBuf::from("/tmp"),
+            None => std::env::temp_dir(),
+        };
+        let dir = base.join(format!(
             "livewatch-pg-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
