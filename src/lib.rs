@@ -33,8 +33,9 @@
 //! - [`diff`]: stored posts + polled posts → changes (pure; new, edit, correction,
 //!   removed), with [`diff::normalize`] (what an edit is judged on) and
 //!   [`diff::correction`] (which paragraphs are corrections).
-//! - [`store`]: one SQLite file, by concern: [`store::schema`] (tables, migrations, the
-//!   schema version), [`store::blogs`] (a blog's state, its typed status and pace),
+//! - [`store`]: one SQLite file or a PostgreSQL database (`state`), by concern:
+//!   [`store::schema`] (tables, migrations, the schema version), `store::db` (the one
+//!   connection API of both backends), `store::pg` (the PostgreSQL pool), [`store::blogs`] (a blog's state, its typed status and pace),
 //!   [`store::posts`] (posts and their revisions), [`store::outbox`] (events and their
 //!   deliveries, typed delivery states), [`store::feeds`] (what feeds and `/blogs` read),
 //!   [`store::watches`] (watches added through the API, a post's history).

@@ -252,11 +252,16 @@ fn open_store(config: Option<PathBuf>, state: Option<PathBuf>) -> Result<(Store,
             }
         }
     };
-    let dir = state_dir(state, cfg.as_ref());
-    if !Store::file_in(&dir).exists() {
+    let dir = state_dir(state.clone(), cfg.as_ref());
+    // `--state DIR` names a SQLite state dir; else the config's `state` picks.
+    let backend = match (&state, &cfg) {
+        (None, Some(c)) => c.state.clone(),
+        _ => config::StateBackend::Sqlite,
+    };
+    if backend == config::StateBackend::Sqlite && !Store::file_in(&dir).exists() {
         anyhow::bail!("no state in {} yet (has livewatch run?)", dir.display());
     }
-    Ok((Store::open(&dir)?, cfg))
+    Ok((Store::open_state(&backend, &dir)?, cfg))
 }
 
 /// Pending deliveries as people read them: `no events pending`, or `3 events pending
@@ -311,7 +316,16 @@ pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
             .and_then(|c| c.watches.iter().find(|w| w.url == b.url))
             .and_then(|w| w.name.clone())
             .or_else(|| api_names.get(&b.url).cloned());
+        // Instances sharing a PostgreSQL state: which one polls the blog.
+        let lease = match store.is_postgres() {
+            true => store.lease_of(&b.url)?,
+            false => None,
+        };
+        let lease_until = |until: i64| chrono::DateTime::from_timestamp_millis(until);
         if a.json {
+            let lease = lease.as_ref().map(|(instance, until)| {
+                serde_json::json!({"instance": instance, "until": lease_until(*until)})
+            });
             let v = serde_json::json!({
                 "url": b.url, "name": name, "title": b.title, "status": b.status, "retired": b.retired,
                 "polls": b.polls, "failures": b.failures, "last_error": b.last_error,
@@ -319,7 +333,7 @@ pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
                 "last_new_post_at": b.last_new_post_at, "posts": posts, "removed": removed,
                 "pending_events": p,
                 "pending_by_notifier": pend.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                "schedule": b.sched,
+                "schedule": b.sched, "lease": lease,
             });
             writeln!(out, "{v}")?;
             continue;
@@ -362,6 +376,17 @@ pub(super) fn status(a: StatusArgs) -> Result<ExitCode> {
         )?;
         if let Some(r) = &b.sched.reason {
             writeln!(out, "  interval:   {r}")?;
+        }
+        if let Some((instance, until)) = &lease {
+            let left = lease_until(*until).map_or(0, |t| (t - now).num_seconds());
+            writeln!(
+                out,
+                "  polled by:  {instance} (lease {})",
+                match left {
+                    l if l >= 0 => format!("ends in {l}s unless renewed"),
+                    l => format!("expired {}s ago: another instance takes it", -l),
+                }
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,10 @@ use crate::extract::Selectors;
 pub struct ConfigFile {
     /// Where the SQLite state lives.
     pub state_dir: Option<PathBuf>,
+    /// `sqlite` (default) or a `postgres://…` URL.
+    pub state: Option<Spanned<String>>,
+    /// With a PostgreSQL state: how long a blog's lease lasts without renewal (default 30s).
+    pub lease: Option<Spanned<Dur>>,
     /// Address of the HTTP endpoint (health, metrics, feeds); off when unset.
     pub listen: Option<Spanned<String>>,
     /// Bearer token of the HTTP API's write endpoints and the dashboard; required when

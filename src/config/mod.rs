@@ -25,7 +25,8 @@ pub use error::{ConfigError, ConfigErrors, Issue};
 pub use file::{ConfigFile, NotifierFile, OneOrMany, WatchFile};
 pub use model::{
     default_user_agent, extractor_names, Config, FetchMode, FetchSettings, NotifierKind,
-    NotifierSpec, Watch, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MAX_INTERVAL, MIN_INTERVAL,
+    NotifierSpec, StateBackend, Watch, DEFAULT_INTERVAL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_INTERVAL, MIN_INTERVAL,
 };
 pub use paths::{default_config_path, default_state_dir};
 pub use units::{parse_duration, parse_size, Dur, Size};
@@ -132,5 +133,64 @@ type = "pager"
             NotifierKind::Webhook { secret, .. } => assert_eq!(secret.as_deref(), Some("hush")),
             k => panic!("{k:?}"),
         }
+    }
+
+    #[test]
+    fn state_is_sqlite_or_a_postgres_url() {
+        let state = |v: &str| parse(&format!("state = {v:?}\n"), "c.toml", &no_env);
+        assert_eq!(
+            parse("", "c.toml", &no_env).unwrap().state,
+            StateBackend::Sqlite
+        );
+        assert_eq!(state("sqlite").unwrap().state, StateBackend::Sqlite);
+        let url = "postgres://livewatch@127.0.0.1:5432/livewatch";
+        assert_eq!(
+            state(url).unwrap().state,
+            StateBackend::Postgres(url.into())
+        );
+        let env = |k: &str| (k == "PW").then(|| "hush".to_string());
+        let cfg = parse(
+            "state = \"postgresql://lw:${PW}@db.internal/lw\"\n",
+            "c.toml",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.state,
+            StateBackend::Postgres("postgresql://lw:hush@db.internal/lw".into())
+        );
+        for (v, says) in [
+            ("mysql://u@h/db", "has the scheme mysql:, not postgres:"),
+            ("postgres://u@h", "names no database"),
+            ("postgres:///db", "names no host"),
+            ("sqlite3", "is not a URL"),
+            ("", "is empty"),
+            (
+                "postgres://u:topsecret@h/db?sslmode=require",
+                "asks for TLS (sslmode=require)",
+            ),
+            (
+                "postgres://u@h/db?bogus=1",
+                "is not a PostgreSQL URL livewatch can use",
+            ),
+        ] {
+            let e = state(v).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{v}: {e}");
+            assert_eq!((e.0[0].line, e.0[0].col), (1, 9), "{v}: {e}");
+            let m = &e.0[0].message;
+            assert!(m.contains(says), "{v}: {m}");
+            assert!(m.contains("postgres://USER@HOST:PORT/DB"), "{v}: {m}");
+            assert!(!m.contains("topsecret"), "{v}: {m}");
+        }
+    }
+
+    #[test]
+    fn lease_defaults_to_30s_and_is_at_least_1s() {
+        assert_eq!(parse("", "c.toml", &no_env).unwrap().lease, DEFAULT_LEASE);
+        let cfg = parse("lease = \"5s\"\n", "c.toml", &no_env).unwrap();
+        assert_eq!(cfg.lease, std::time::Duration::from_secs(5));
+        let e = parse("lease = \"500ms\"\n", "c.toml", &no_env).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].col), (1, 9), "{e}");
+        assert!(e.0[0].message.contains("at least 1s"), "{e}");
     }
 }

@@ -12,6 +12,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default slowest interval of an adaptive watch.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Default lease of a blog when instances share a PostgreSQL state.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// Default body cap: bigger bodies (after decompression) are cut off and reported.
 pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
@@ -20,6 +22,10 @@ pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 pub struct Config {
     pub path: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// `state`: where the state lives (SQLite in `state_dir`, or PostgreSQL).
+    pub state: StateBackend,
+    /// `lease`: how long an instance holds a blog without renewing (PostgreSQL state).
+    pub lease: Duration,
     pub listen: Option<std::net::SocketAddr>,
     /// `api_token` (`${VAR}` expanded); see [`crate::server::api`].
     pub api_token: Option<String>,
@@ -27,6 +33,17 @@ pub struct Config {
     pub problem_after: u32,
     pub watches: Vec<Watch>,
     pub notifiers: Vec<NotifierSpec>,
+}
+
+/// `state = "sqlite"` (the default: one file in the state dir) or
+/// `state = "postgres://USER@HOST:PORT/DB"` (a PostgreSQL database, which several
+/// instances can share).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateBackend {
+    #[default]
+    Sqlite,
+    /// The connection URL as written (`${VAR}` expanded).
+    Postgres(String),
 }
 
 /// HTTP settings shared by all watches.

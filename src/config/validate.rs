@@ -107,6 +107,22 @@ impl Validator<'_> {
             }
         });
         let api_token = self.api_token(&raw, listen);
+        let state = raw
+            .state
+            .as_ref()
+            .map(|s| self.state(s))
+            .unwrap_or_default();
+        let lease = match &raw.lease {
+            Some(l) if l.get_ref().0 < std::time::Duration::from_secs(1) => {
+                self.err(
+                    l.span(),
+                    "lease must be at least 1s (an instance renews its leases every quarter of it)",
+                );
+                DEFAULT_LEASE
+            }
+            Some(l) => l.get_ref().0,
+            None => DEFAULT_LEASE,
+        };
         let defaults = FetchSettings::default();
         let fetch = FetchSettings {
             max_body: raw.max_body.map(|s| s.0).unwrap_or(defaults.max_body),
@@ -158,12 +174,68 @@ impl Validator<'_> {
         Config {
             path: None,
             state_dir: raw.state_dir.clone(),
+            state,
+            lease,
             listen,
             api_token,
             fetch,
             problem_after: raw.problem_after.unwrap_or(3).max(1),
             watches,
             notifiers,
+        }
+    }
+
+    /// `state`: `sqlite`, or a PostgreSQL URL the client accepts (no TLS: livewatch
+    /// talks to PostgreSQL in plain TCP, on loopback or a private network).
+    fn state(&mut self, s: &Spanned<String>) -> StateBackend {
+        let v = self.expand(s);
+        if v == "sqlite" {
+            return StateBackend::Sqlite;
+        }
+        let shown = |v: &str| match url::Url::parse(v) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            _ => v.to_string(),
+        };
+        let problem = match url::Url::parse(&v) {
+            _ if v.is_empty() && s.get_ref().is_empty() => Some("is empty".into()),
+            _ if v.is_empty() => None,
+            Err(e) => Some(format!("is not a URL ({e})")),
+            Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => Some(format!(
+                "has the scheme {}:, not postgres:",
+                u.scheme()
+            )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                Some("names no host (postgres://USER@HOST:PORT/DB)".into())
+            }
+            Ok(u) if u.path().trim_start_matches('/').is_empty() => {
+                Some("names no database (postgres://USER@HOST:PORT/DB)".into())
+            }
+            Ok(_) => match v.parse::<tokio_postgres::Config>() {
+                Err(e) => Some(format!("is not a PostgreSQL URL livewatch can use: {e}")),
+                Ok(c) if c.get_ssl_mode() == tokio_postgres::config::SslMode::Require => Some(
+                    "asks for TLS (sslmode=require), which livewatch does not speak to PostgreSQL; \
+                     use a loopback or private-network address without it"
+                        .into(),
+                ),
+                Ok(_) => None,
+            },
+        };
+        match problem {
+            Some(p) => {
+                self.err(
+                    s.span(),
+                    format!(
+                        "state = {:?} {p}; write state = \"sqlite\" (the default) or state = \"postgres://USER@HOST:PORT/DB\"",
+                        shown(&v)
+                    ),
+                );
+                StateBackend::Sqlite
+            }
+            None if v.is_empty() => StateBackend::Sqlite,
+            None => StateBackend::Postgres(v),
         }
     }
 

@@ -75,6 +75,14 @@ pub(crate) fn digest(rows: &[Pending], now: chrono::DateTime<Utc>) -> Event {
 }
 
 impl Worker {
+    /// With leases: only the deliveries this instance makes (see
+    /// [`super::leases::Leases::delivers`]).
+    fn keep_held(&self, rows: &mut Vec<crate::store::Pending>) {
+        if let Some(l) = &self.shared.leases {
+            rows.retain(|p| l.delivers(&p.event.blog.url));
+        }
+    }
+
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.route.spec.name.clone();
         // When the last messages went out, for burst control.
@@ -89,20 +97,29 @@ impl Worker {
             let store = self.shared.store.clone();
             let n = name.clone();
             let due = store.call(move |s| s.due(&n, Utc::now(), 64)).await;
-            let due = match due {
+            let mut due = match due {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(notifier = %name, "outbox: {}", crate::fetch::error_chain(&e));
                     Vec::new()
                 }
             };
+            // Instances sharing a PostgreSQL state: each delivers the events of the blogs
+            // it holds (one instance per blog, so a blog's events still go out in order).
+            let before = due.len();
+            self.keep_held(&mut due);
+            let others = due.len() < before;
             if due.is_empty() {
                 let n = name.clone();
                 let next = store.call(move |s| s.next_due_at(&n)).await.ok().flatten();
-                let wait = next
+                let mut wait = next
                     .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
                     .unwrap_or(IDLE)
                     .min(IDLE);
+                if others {
+                    // The due events are other instances' to send: look again shortly.
+                    wait = wait.max(Duration::from_millis(200));
+                }
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = tokio::time::sleep(wait) => {}
@@ -120,10 +137,11 @@ impl Worker {
                 }
                 let room = (limit as usize).saturating_sub(sent.len());
                 let n = name.clone();
-                let all = store
+                let mut all = store
                     .call(move |s| s.due_all(&n, Utc::now(), DIGEST_MAX))
                     .await
                     .unwrap_or_default();
+                self.keep_held(&mut all);
                 if all.len() > room {
                     if room == 0 {
                         // The window is full: wait for a slot, gathering what comes.

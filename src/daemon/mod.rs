@@ -6,6 +6,7 @@
 //! blocking pool, so a poll that got its page always commits whole, even during shutdown.
 
 pub(crate) mod delivery;
+pub mod leases;
 pub(crate) mod outcome;
 pub mod pace;
 pub mod poll;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub in_hand: Arc<tokio::sync::Semaphore>,
     /// Blogs watched, to spread their first polls (see [`first_poll_spread`]).
     pub blogs: std::sync::atomic::AtomicUsize,
+    /// With a PostgreSQL state: the leases that say which blogs this instance polls.
+    pub leases: Option<Arc<leases::Leases>>,
 }
 
 /// Permits for [`Shared::in_hand`]: many more than cores, so slow servers (each held to
@@ -113,6 +116,7 @@ impl Shared {
             parsing: parse_permits(),
             in_hand: in_hand_permits(),
             blogs: Default::default(),
+            leases: None,
         }
     }
 
@@ -222,6 +226,9 @@ pub struct Daemon {
     api: Arc<watches::ApiWatches>,
     api_routes: watch::Sender<Arc<Vec<Route>>>,
     api_task: Option<JoinHandle<()>>,
+    /// The lease keeper (PostgreSQL state only) and its stop: it stops last, so that
+    /// the polls under way at shutdown still hold their leases when they write.
+    lease_task: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Start the task of one blog; the sender stops it.
@@ -238,14 +245,22 @@ fn spawn_blog(
 impl Daemon {
     /// Open the state and build the HTTP client and notifiers.
     pub fn new(config: Config, state_dir: PathBuf) -> Result<Daemon, DaemonError> {
-        let store = Store::open(&state_dir)?;
+        let store = Store::open_state(&config.state, &state_dir)?;
         let fetcher = Fetcher::new(config.fetch.clone())?;
         let routes = Arc::new(build_routes(&config, fetcher.client()));
         let (shutdown_tx, _) = watch::channel(false);
         let api = Arc::new(watches::ApiWatches::load(store.clone(), &config)?);
         let (api_routes, _) = watch::channel(routes.clone());
+        let mut shared = Shared::standalone(store, fetcher, config.problem_after);
+        if shared.store.is_postgres() {
+            let l = leases::Leases::new(config.lease);
+            // A poll writes only while this instance holds the blog's lease.
+            shared.store = shared.store.leased_by(&l.me);
+            shared.leases = Some(Arc::new(l));
+        }
         Ok(Daemon {
-            shared: Arc::new(Shared::standalone(store, fetcher, config.problem_after)),
+            shared: Arc::new(shared),
+            lease_task: None,
             config,
             routes,
             shutdown_tx,
@@ -296,6 +311,11 @@ impl Daemon {
             routes: self.api_routes.subscribe(),
         };
         self.api_task = Some(tokio::spawn(manager.run(self.shutdown_tx.subscribe())));
+        if let Some(l) = &self.shared.leases {
+            let (tx, rx) = watch::channel(false);
+            let keeper = tokio::spawn(leases::keep(self.shared.clone(), l.clone(), rx));
+            self.lease_task = Some((tx, keeper));
+        }
     }
 
     fn start_blog(&mut self, w: Watch) {
@@ -378,6 +398,15 @@ impl Daemon {
         let all = futures_util::future::join_all(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("some tasks did not stop within {grace:?}; their work stays queued");
+        }
+        if let Some((tx, keeper)) = self.lease_task.take() {
+            let _ = tx.send(true);
+            if tokio::time::timeout(Duration::from_millis(500), keeper)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the leases were not released in time; they end at their deadline");
+            }
         }
     }
 

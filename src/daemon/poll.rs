@@ -50,6 +50,8 @@ pub struct BlogTask {
     fp_key: [u8; 32],
     /// The vendor feed followed instead of the page (see `feed.rs`).
     pub(super) feed: std::sync::Mutex<feed::Followed>,
+    /// With leases (PostgreSQL state): this task held its blog's lease at its last poll.
+    leased: std::sync::atomic::AtomicBool,
 }
 
 /// What a blog task keeps of its stored state between polls.
@@ -106,6 +108,7 @@ impl BlogTask {
             moved_to: Default::default(),
             state: Default::default(),
             feed: Default::default(),
+            leased: Default::default(),
         }
     }
 
@@ -130,12 +133,78 @@ impl BlogTask {
         let blogs = self.shared.blogs.load(std::sync::atomic::Ordering::Relaxed);
         let spread = super::first_poll_spread(blogs.max(1), self.watch.interval);
         let first = schedule::jitter(spread, 1.0) / 2;
+        let leases = self.shared.leases.clone();
+        if let Some(l) = &leases {
+            l.watch(&url);
+        }
         poll_loop(first, &mut stop, || async {
+            if let Some(wait) = self.until_leased().await {
+                return Some(wait);
+            }
+            // Held from here to the end of the poll (not handed over mid-poll).
+            let _polling = match &self.shared.leases {
+                Some(l) => match l.begin_poll(&self.watch.url) {
+                    Some(p) => Some(p),
+                    // Lost just now: wait for it again (and read the state again then).
+                    None => {
+                        self.leased
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                        return Some(Duration::from_millis(10));
+                    }
+                },
+                None => None,
+            };
             let r = self.poll_once().await;
             self.next_wait(r)
         })
         .await;
         self.flush().await;
+        if let Some(l) = leases {
+            l.unwatch(&url);
+            let me = l.me.clone();
+            let urls = vec![url.clone()];
+            if let Err(e) = self
+                .shared
+                .store
+                .call(move |s| s.release_leases(&me, Some(&urls)))
+                .await
+            {
+                tracing::warn!(blog = %url, "releasing the lease: {}", error_chain(&e));
+            }
+        }
+    }
+
+    /// With leases (PostgreSQL state): wait until this instance holds the blog's lease.
+    /// `None`: poll now. `Some(wait)`: the lease was just gained and the blog was polled
+    /// (by another instance) less than its interval ago; poll after `wait`.
+    async fn until_leased(&self) -> Option<Duration> {
+        use std::sync::atomic::Ordering;
+        let leases = self.shared.leases.as_ref()?;
+        let url = &self.watch.url;
+        if leases.holds(url) && self.leased.load(Ordering::Relaxed) {
+            return None;
+        }
+        if !leases.holds(url) {
+            self.leased.store(false, Ordering::Relaxed);
+            let mut changed = leases.subscribe();
+            while !leases.holds(url) {
+                if let Ok(Err(_)) = tokio::time::timeout(leases.tick(), changed.changed()).await {
+                    tokio::time::sleep(leases.tick()).await;
+                }
+            }
+        }
+        // Gained: another instance may have polled the blog since this task last did.
+        self.leased.store(true, Ordering::Relaxed);
+        *self.lock_state() = None;
+        let blog = self.load().await.ok()?;
+        let interval = blog
+            .sched
+            .interval_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.watch.interval);
+        let since = (Utc::now() - blog.last_poll_at?).to_std().ok()?;
+        tracing::debug!(blog = %url, ?since, "lease gained");
+        interval.checked_sub(since).filter(|w| !w.is_zero())
     }
 
     /// The blog's row: the one kept since the last poll, or read (and created) now.
@@ -483,6 +552,11 @@ impl BlogTask {
     /// Count a check that changed nothing but the time without writing it, unless the
     /// first unwritten one is [`CHECKED_FLUSH`] old. True when counted.
     fn defer(&self, now: chrono::DateTime<Utc>, pace: &Pace) -> bool {
+        // Instances that share the state read each other's last poll time: written at
+        // once.
+        if self.shared.leases.is_some() {
+            return false;
+        }
         let mut state = self.lock_state();
         let Some(c) = state.as_mut() else {
             return false;

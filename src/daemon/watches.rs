@@ -196,6 +196,24 @@ impl ApiWatches {
         Ok(())
     }
 
+    /// Read the stored API watches again when another instance sharing the PostgreSQL
+    /// state added, paused or removed one (blocking). True when they changed.
+    fn reread_if_changed(&self) -> Result<bool, StoreError> {
+        let rows = self.store.api_watches()?;
+        let stored: Vec<(i64, bool)> = rows.iter().map(|r| (r.id, r.paused)).collect();
+        let known: Vec<(i64, bool)> = self.list().iter().map(|a| (a.id, a.paused)).collect();
+        if stored == known {
+            return Ok(false);
+        }
+        let list = rows
+            .into_iter()
+            .map(ApiWatch::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        *self.list.write().unwrap_or_else(|e| e.into_inner()) = list;
+        self.bump();
+        Ok(true)
+    }
+
     /// Add a watch (blocking: call it off the async threads).
     pub fn add(&self, spec: WatchSpec) -> Result<ApiWatch, WatchError> {
         if self.all_watches().iter().any(|w| w.url == spec.url) {
@@ -263,9 +281,18 @@ impl Manager {
                     (w, tx, h)
                 });
             }
+            // Instances sharing a PostgreSQL state see each other's API watches (each is
+            // then polled by the instance that leases it).
+            let refresh = self.shared.leases.as_ref().map(|l| l.tick());
             tokio::select! {
                 _ = super::stopped(&mut stop) => break,
                 r = changed.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(refresh.unwrap_or_default()), if refresh.is_some() => {
+                    let api = self.api.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || api.reread_if_changed()).await {
+                        tracing::warn!("API watches: {}", crate::fetch::error_chain(&e));
+                    }
+                }
                 r = self.routes.changed() => {
                     if r.is_err() {
                         break;

@@ -372,9 +372,8 @@ impl Fetcher {
                     }
                     e.since = now;
                     e.factor = (e.factor / 2).max(1);
-                    if e.factor == 1 {
-                        p.remove(&key);
-                    }
+                    // A host back at 1× stays listed (as no slowdown) while instances
+                    // share their slowdowns: its `since` says the slowdown was lifted.
                 }
             }
             Err(_) => {}
@@ -386,8 +385,61 @@ impl Fetcher {
     pub fn host_slowdown(&self, url: &str) -> (u32, Option<tokio::time::Instant>) {
         let p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         match p.get(&host_key(url)) {
-            Some(e) => (e.factor, Some(e.until)),
-            None => (1, None),
+            Some(e) if e.factor > 1 || e.until > tokio::time::Instant::now() => {
+                (e.factor, Some(e.until))
+            }
+            _ => (1, None),
+        }
+    }
+
+    /// Every host's slowdown, to share with other instances: (host, factor, until,
+    /// since), the times in Unix ms.
+    pub fn host_slowdowns(&self) -> Vec<(String, u32, i64, i64)> {
+        let (now, wall) = (
+            tokio::time::Instant::now(),
+            chrono::Utc::now().timestamp_millis(),
+        );
+        let to_wall = |t: tokio::time::Instant| {
+            if t >= now {
+                wall + (t - now).as_millis() as i64
+            } else {
+                wall - (now - t).as_millis() as i64
+            }
+        };
+        let p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        p.iter()
+            .map(|(h, e)| (h.clone(), e.factor, to_wall(e.until), to_wall(e.since)))
+            .collect()
+    }
+
+    /// Take another instance's slowdown of `host` (see [`Fetcher::host_slowdowns`]) when
+    /// it is newer (a later `since`) than this instance's.
+    pub fn adopt_host_slowdown(&self, host: &str, factor: u32, until_ms: i64, since_ms: i64) {
+        let (now, wall) = (
+            tokio::time::Instant::now(),
+            chrono::Utc::now().timestamp_millis(),
+        );
+        let to_instant = |ms: i64| {
+            let d = Duration::from_millis(ms.abs_diff(wall));
+            if ms >= wall {
+                now + d
+            } else {
+                now.checked_sub(d).unwrap_or(now)
+            }
+        };
+        let remote = Penalty {
+            factor: factor.clamp(1, 16),
+            until: to_instant(until_ms),
+            since: to_instant(since_ms),
+        };
+        let mut p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        match p.get_mut(host) {
+            // Equal `since` is this instance's own (sent and read back).
+            Some(local) if local.since >= remote.since => {}
+            Some(local) => *local = remote,
+            None => {
+                p.insert(host.to_string(), remote);
+            }
         }
     }
 

@@ -4,10 +4,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::db::{params, FromValue, Row, ToValue, Value};
 use super::outbox::write_events;
 use super::posts::write_posts;
 use super::{from_ms, ms, Store, StoreError};
@@ -96,15 +95,15 @@ impl Serialize for BlogStatus {
     }
 }
 
-impl ToSql for BlogStatus {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.to_string()))
+impl ToValue for BlogStatus {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_string())
     }
 }
 
-impl FromSql for BlogStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(BlogStatus::parse(value.as_str()?))
+impl FromValue for BlogStatus {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        Ok(BlogStatus::parse(&String::from_value(v)?))
     }
 }
 
@@ -128,18 +127,17 @@ pub struct Pace {
     pub reason: Option<String>,
 }
 
-impl ToSql for Pace {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        let json = serde_json::to_string(self)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(ToSqlOutput::from(json))
+impl ToValue for Pace {
+    fn to_value(&self) -> Value {
+        // A struct of numbers, strings and times: serde_json cannot fail on it.
+        Value::Text(serde_json::to_string(self).unwrap_or_else(|_| "{}".into()))
     }
 }
 
-impl FromSql for Pace {
+impl FromValue for Pace {
     /// An empty (`{}`, a new blog) or foreign value starts afresh.
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(serde_json::from_str(value.as_str()?).unwrap_or_default())
+    fn from_value(v: &Value) -> Result<Self, String> {
+        Ok(serde_json::from_str(&String::from_value(v)?).unwrap_or_default())
     }
 }
 
@@ -191,13 +189,14 @@ impl Store {
     /// The blog row for `url`, created when missing.
     pub fn blog(&self, url: &str) -> Result<BlogRow, StoreError> {
         self.with(|c| {
-            c.execute("INSERT OR IGNORE INTO blogs (url) VALUES (?1)", [url])?;
-            let row = c.query_row(
-                &format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"),
-                [url],
-                blog_row,
+            c.execute(
+                "INSERT INTO blogs (url) VALUES (?1) ON CONFLICT (url) DO NOTHING",
+                params![url],
             )?;
-            Ok(row)
+            blog_row(&c.query_row(
+                &format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"),
+                params![url],
+            )?)
         })
     }
 
@@ -206,9 +205,10 @@ impl Store {
     /// after each write in the same blocking call.
     pub fn blog_state(&self, blog_id: i64) -> Result<(BlogRow, bool), StoreError> {
         let row = self.with(|c| {
-            let mut st =
-                c.prepare_cached(&format!("SELECT {BLOG_COLS} FROM blogs WHERE id = ?1"))?;
-            Ok(st.query_row([blog_id], blog_row)?)
+            blog_row(&c.query_row(
+                &format!("SELECT {BLOG_COLS} FROM blogs WHERE id = ?1"),
+                params![blog_id],
+            )?)
         })?;
         let pending = self.has_pending_removals(blog_id)?;
         Ok((row, pending))
@@ -225,44 +225,52 @@ impl Store {
         sched: &Pace,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
-                 WHERE id = ?1",
-            )?;
-            st.execute(params![blog_id, n, ms(at), sched])?;
-            Ok(())
+            c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
+                tx.execute(
+                    "UPDATE blogs SET polls = polls + ?2, last_poll_at = ?3, last_success_at = ?3, sched = ?4
+                     WHERE id = ?1",
+                    params![blog_id, n, ms(at), sched],
+                )?;
+                Ok(())
+            })
         })
     }
 
     /// How many blogs have their baseline (their first poll) stored.
     pub fn baselines_taken(&self) -> Result<i64, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM blogs WHERE baseline_done = 1",
-                [],
-                |r| r.get(0),
-            )?)
+                params![],
+            )?
+            .get(0)
         })
     }
 
     /// Every blog, in insertion order.
     pub fn blogs(&self) -> Result<Vec<BlogRow>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!("SELECT {BLOG_COLS} FROM blogs ORDER BY id"))?;
-            let rows = st.query_map([], blog_row)?.collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+            c.query(
+                &format!("SELECT {BLOG_COLS} FROM blogs ORDER BY id"),
+                params![],
+            )?
+            .iter()
+            .map(blog_row)
+            .collect()
         })
     }
 
     /// The blog row for `url`, if livewatch has seen it (never creates one).
     pub fn find_blog(&self, url: &str) -> Result<Option<BlogRow>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_opt(
                 &format!("SELECT {BLOG_COLS} FROM blogs WHERE url = ?1"),
-                [url],
-                blog_row,
-            )
-            .optional()?)
+                params![url],
+            )?
+            .as_ref()
+            .map(blog_row)
+            .transpose()
         })
     }
 
@@ -270,45 +278,45 @@ impl Store {
     /// one transaction. Returns the events' sequence numbers.
     pub fn save_poll(&self, blog_id: i64, rec: &PollRecord) -> Result<Vec<i64>, StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            let now = ms(rec.at);
-            // One statement (prepared once per connection) for the whole blog row.
-            tx.prepare_cached(
-                "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2,
-                   failures = 0, last_error = ?3, status = ?4,
-                   baseline_done = MAX(baseline_done, ?5),
-                   title = COALESCE(?6, title),
-                   last_new_post_at = CASE WHEN ?7 THEN ?2 ELSE last_new_post_at END,
-                   etag = CASE WHEN ?8 THEN ?9 ELSE etag END,
-                   last_modified = CASE WHEN ?8 THEN ?10 ELSE last_modified END,
-                   body_hash = COALESCE(?11, body_hash),
-                   sched = COALESCE(?12, sched),
-                   retired = CASE WHEN ?12 IS NULL THEN retired ELSE ?13 END,
-                   content_fp = CASE WHEN ?11 IS NULL THEN content_fp ELSE ?14 END
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                blog_id,
-                now,
-                rec.last_error,
-                rec.status,
-                rec.baseline_done,
-                rec.title,
-                rec.new_post,
-                rec.validators.is_some(),
-                rec.validators.as_ref().and_then(|v| v.etag.as_deref()),
-                rec.validators
-                    .as_ref()
-                    .and_then(|v| v.last_modified.as_deref()),
-                rec.body_hash.as_ref().map(|h| &h[..]),
-                rec.sched,
-                rec.retired,
-                rec.content_fp.as_ref().map(|h| &h[..])
-            ])?;
-            write_posts(&tx, blog_id, &rec.updates, now)?;
-            let seqs = write_events(&tx, blog_id, &rec.events, now)?;
-            tx.commit()?;
-            Ok(seqs)
+            c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
+                let now = ms(rec.at);
+                // One statement (prepared once per connection) for the whole blog row.
+                tx.execute(
+                    "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2,
+                       failures = 0, last_error = ?3, status = ?4,
+                       baseline_done = CASE WHEN ?5 = 1 THEN 1 ELSE baseline_done END,
+                       title = COALESCE(?6, title),
+                       last_new_post_at = CASE WHEN ?7 = 1 THEN ?2 ELSE last_new_post_at END,
+                       etag = CASE WHEN ?8 = 1 THEN ?9 ELSE etag END,
+                       last_modified = CASE WHEN ?8 = 1 THEN ?10 ELSE last_modified END,
+                       body_hash = COALESCE(?11, body_hash),
+                       sched = COALESCE(?12, sched),
+                       retired = CASE WHEN ?12 IS NULL THEN retired ELSE ?13 END,
+                       content_fp = CASE WHEN ?11 IS NULL THEN content_fp ELSE ?14 END
+                     WHERE id = ?1",
+                    params![
+                        blog_id,
+                        now,
+                        rec.last_error,
+                        rec.status,
+                        rec.baseline_done,
+                        rec.title,
+                        rec.new_post,
+                        rec.validators.is_some(),
+                        rec.validators.as_ref().and_then(|v| v.etag.as_deref()),
+                        rec.validators
+                            .as_ref()
+                            .and_then(|v| v.last_modified.as_deref()),
+                        rec.body_hash.as_ref().map(|h| &h[..]),
+                        rec.sched,
+                        rec.retired,
+                        rec.content_fp.as_ref().map(|h| &h[..])
+                    ],
+                )?;
+                write_posts(tx, blog_id, &rec.updates, now)?;
+                write_events(tx, blog_id, &rec.events, now)
+            })
         })
     }
 
@@ -322,18 +330,17 @@ impl Store {
         events: &[(Event, Vec<String>)],
     ) -> Result<u32, StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            tx.prepare_cached(
-                "UPDATE blogs SET failures = failures + 1, last_poll_at = ?2, last_error = ?3, status = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![blog_id, ms(at), error, status])?;
-            write_events(&tx, blog_id, events, ms(at))?;
-            let n = tx
-                .prepare_cached("SELECT failures FROM blogs WHERE id = ?1")?
-                .query_row([blog_id], |r| r.get(0))?;
-            tx.commit()?;
-            Ok(n)
+            c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
+                tx.execute(
+                    "UPDATE blogs SET failures = failures + 1, last_poll_at = ?2, last_error = ?3, status = ?4
+                     WHERE id = ?1",
+                    params![blog_id, ms(at), error, status],
+                )?;
+                write_events(tx, blog_id, events, ms(at))?;
+                tx.query_row("SELECT failures FROM blogs WHERE id = ?1", params![blog_id])?
+                    .get(0)
+            })
         })
     }
 
@@ -348,16 +355,17 @@ impl Store {
         events: &[(Event, Vec<String>)],
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            tx.prepare_cached(
-                "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2, failures = 0,
-                   last_error = NULL, status = ?3, retired = ?4, sched = COALESCE(?5, sched)
-                 WHERE id = ?1",
-            )?
-            .execute(params![blog_id, ms(at), status, retired, sched])?;
-            write_events(&tx, blog_id, events, ms(at))?;
-            tx.commit()?;
-            Ok(())
+            c.transaction(|tx| {
+                self.check_lease(tx, blog_id)?;
+                tx.execute(
+                    "UPDATE blogs SET polls = polls + 1, last_poll_at = ?2, last_success_at = ?2, failures = 0,
+                       last_error = NULL, status = ?3, retired = ?4, sched = COALESCE(?5, sched)
+                     WHERE id = ?1",
+                    params![blog_id, ms(at), status, retired, sched],
+                )?;
+                write_events(tx, blog_id, events, ms(at))?;
+                Ok(())
+            })
         })
     }
 
@@ -383,7 +391,7 @@ const BLOG_COLS: &str =
     last_error, status, last_poll_at, last_success_at, last_new_post_at, retired, sched,
     content_fp";
 
-fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
+fn blog_row(r: &Row) -> Result<BlogRow, StoreError> {
     let hash: Option<Vec<u8>> = r.get(5)?;
     Ok(BlogRow {
         id: r.get(0)?,
@@ -405,7 +413,7 @@ fn blog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlogRow> {
         retired: r.get(14)?,
         sched: r.get(15)?,
         content_fp: r
-            .get::<_, Option<Vec<u8>>>(16)?
+            .get::<Option<Vec<u8>>>(16)?
             .and_then(|h| h.try_into().ok()),
     })
 }

@@ -1,19 +1,23 @@
-//! State: one SQLite file (WAL) with a schema version and migrations.
+//! State: one SQLite file (WAL), or a PostgreSQL database (`state = "postgres://…"`),
+//! with a schema version and migrations.
 //!
 //! Tables: `blogs` (one per watched URL, with HTTP validators and status), `posts` (the
 //! current version of every post), `revisions` (every version seen), `events` (the
 //! outbox) and `deliveries` (one row per event and notifier, with its delivery state).
-//! A poll's post changes and its outbox rows are written in one transaction.
+//! A poll's post changes and its outbox rows are written in one transaction, on either
+//! backend.
 //!
-//! rusqlite is synchronous: async callers use [`Store::call`], which runs the closure on
-//! the blocking pool so no connection is held across an `.await`. The connection never
-//! leaves the store: every query is a named method, and the states are typed
-//! ([`BlogStatus`], [`Pace`], [`DeliveryState`]) and stored as their text.
+//! The store's API is synchronous: async callers use [`Store::call`], which runs the
+//! closure on the blocking pool so no connection is held across an `.await`. The
+//! connection never leaves the store: every query is a named method, and the states are
+//! typed ([`BlogStatus`], [`Pace`], [`DeliveryState`]) and stored as their text.
 //!
 //! One file per concern, each with its `impl Store` block: `schema` (the migrations),
 //! `blogs` (blog rows and the writes of a poll), `posts` (current posts and revisions),
 //! `outbox` (events and their deliveries) and `feeds` (what feeds and the event stream
-//! read). This file keeps the store itself: opening, the connection and the error.
+//! read). `db` is the one connection API both backends answer (each query written once
+//! where they agree, side by side where they do not), `pg` the PostgreSQL connection
+//! pool. This file keeps the store itself: opening, the connection and the error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,8 +26,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
 mod blogs;
+pub(crate) mod db;
 mod feeds;
+mod leases;
 mod outbox;
+mod pg;
 mod posts;
 mod schema;
 mod watches;
@@ -31,6 +38,7 @@ mod watches;
 pub use blogs::{BlogRow, BlogStatus, Pace, PollRecord};
 pub use feeds::{CurrentPost, FeedPost};
 pub use outbox::{DeliveryState, Pending};
+pub use pg::PgError;
 pub use schema::SCHEMA_VERSION;
 pub use watches::{PostHistory, Revision, StoredWatch};
 
@@ -57,6 +65,28 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("state database task failed: {0}")]
     Task(String),
+    /// The PostgreSQL database of `state = "postgres://…"` (the URL without its password)
+    /// could not be reached or migrated.
+    #[error("state database {url}")]
+    PgOpen { url: String, source: PgError },
+    #[error("state database")]
+    Pg(#[source] PgError),
+    /// `state` is not a PostgreSQL URL livewatch can use.
+    #[error("state = {url:?}: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("state database: a row the store expected is missing")]
+    NoRow,
+    #[error("state database holds a value of the wrong type: {0}")]
+    Decode(String),
+    /// A PostgreSQL-only operation (leases) on a SQLite store.
+    #[error("{0}: leases need state = \"postgres://…\"")]
+    NeedsPostgres(&'static str),
+    /// A poll's write by an instance that no longer holds the blog's lease (another
+    /// instance took it): nothing was written.
+    #[error(
+        "the lease of blog {blog_id} is held by another instance; this poll's write was dropped"
+    )]
+    LeaseLost { blog_id: i64 },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -79,12 +109,20 @@ impl std::fmt::Display for SqlError {
 
 impl std::error::Error for SqlError {}
 
-/// The SQLite store. Cheap to clone.
+/// The store, on SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    // A std Mutex: it is only taken on the blocking pool, never across an .await.
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
     path: PathBuf,
+    /// With leases (PostgreSQL): the instance whose lease a poll's write must hold.
+    lease_owner: Option<Arc<str>>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    // A std Mutex: it is only taken on the blocking pool, never across an .await.
+    Sqlite(Arc<Mutex<Connection>>),
+    Postgres(Arc<pg::Pool>),
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -143,23 +181,68 @@ impl Store {
             .map_err(open_err)?;
         schema::migrate(&mut conn, &path)?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            backend: Backend::Sqlite(Arc::new(Mutex::new(conn))),
             path,
+            lease_owner: None,
         })
     }
 
+    /// Open (creating the tables and migrating) the store in the PostgreSQL database at
+    /// `url` (`postgres://USER@HOST:PORT/DB`; the database must exist).
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let shown = pg::redacted(url);
+        let pool = pg::Pool::new(url).map_err(|message| StoreError::BadUrl {
+            url: shown.clone(),
+            message,
+        })?;
+        let store = Store {
+            backend: Backend::Postgres(Arc::new(pool)),
+            path: PathBuf::from(&shown),
+            lease_owner: None,
+        };
+        store
+            .with(|db| schema::migrate_postgres(db, &shown))
+            .map_err(|e| match e {
+                StoreError::Pg(source) => StoreError::PgOpen { url: shown, source },
+                e => e,
+            })?;
+        Ok(store)
+    }
+
+    /// Open the store the config's `state` names: SQLite in `dir`, or PostgreSQL.
+    pub fn open_state(
+        state: &crate::config::StateBackend,
+        dir: &Path,
+    ) -> Result<Store, StoreError> {
+        match state {
+            crate::config::StateBackend::Sqlite => Store::open(dir),
+            crate::config::StateBackend::Postgres(url) => Store::open_postgres(url),
+        }
+    }
+
+    /// The SQLite file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Run `f` with the connection, synchronously. The connection never leaves the store:
+    /// Is the state in PostgreSQL (shared by instances)?
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Run `f` with a connection, synchronously. The connection never leaves the store:
     /// every query is a named method.
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut db::Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut conn)
+        match &self.backend {
+            Backend::Sqlite(c) => {
+                let mut conn = c.lock().unwrap_or_else(|e| e.into_inner());
+                f(&mut db::Db::Sqlite(&mut conn))
+            }
+            Backend::Postgres(p) => p.with(|c| f(&mut db::Db::Postgres(c))),
+        }
     }
 
     /// Run `f` with the store on the blocking pool.
@@ -175,12 +258,19 @@ impl Store {
 
     /// Is the database writable? (health check)
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-            Ok(())
+        self.with(|c| match c.engine() {
+            db::Engine::Sqlite => c.batch("BEGIN IMMEDIATE; ROLLBACK;"),
+            db::Engine::Postgres => {
+                c.batch("BEGIN")?;
+                let wrote = c.batch("UPDATE livewatch_schema SET version = version");
+                c.batch("ROLLBACK")?;
+                wrote
+            }
         })
     }
 }
 
+#[cfg(test)]
+pub(crate) mod testpg;
 #[cfg(test)]
 mod tests;

@@ -4,12 +4,10 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{params, OptionalExtension, Transaction};
-
+use super::db::{params, Db, Engine, FromValue, Row, ToValue, Value};
 use super::{from_ms, ms, Store, StoreError};
 use crate::model::Event;
+use chrono::{DateTime, Utc};
 
 /// Where one delivery (an event for one notifier) stands; stored as its name in
 /// `deliveries.state`.
@@ -41,23 +39,19 @@ impl fmt::Display for DeliveryState {
     }
 }
 
-impl ToSql for DeliveryState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(ValueRef::Text(
-            self.as_str().as_bytes(),
-        )))
+impl ToValue for DeliveryState {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().into())
     }
 }
 
-impl FromSql for DeliveryState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value.as_str()? {
+impl FromValue for DeliveryState {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        match String::from_value(v)?.as_str() {
             "pending" => Ok(DeliveryState::Pending),
             "done" => Ok(DeliveryState::Done),
             "dead" => Ok(DeliveryState::Dead),
-            other => Err(FromSqlError::Other(
-                format!("unknown delivery state {other:?}").into(),
-            )),
+            other => Err(format!("unknown delivery state {other:?}")),
         }
     }
 }
@@ -116,15 +110,16 @@ impl Store {
             PerBlog::UntilNotDue => limit * 4,
         };
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.notifier = ?1 AND d.state = ?3 ORDER BY d.event_seq LIMIT ?2"
-            ))?;
-            let rows = st
-                .query_map(
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                         WHERE d.notifier = ?1 AND d.state = ?3 ORDER BY d.event_seq LIMIT ?2"
+                    ),
                     params![notifier, read as i64, DeliveryState::Pending],
-                    pending_row,
                 )?
+                .iter()
+                .map(pending_row)
                 .collect::<Result<Vec<_>, _>>()?;
             let mut blocked = std::collections::HashSet::new();
             let mut out = Vec::new();
@@ -151,11 +146,12 @@ impl Store {
     /// The earliest `next_at` of a pending delivery for `notifier`.
     pub fn next_due_at(&self, notifier: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with(|c| {
-            let v: Option<i64> = c.query_row(
-                "SELECT MIN(next_at) FROM deliveries WHERE notifier = ?1 AND state = ?2",
-                params![notifier, DeliveryState::Pending],
-                |r| r.get(0),
-            )?;
+            let v: Option<i64> = c
+                .query_row(
+                    "SELECT MIN(next_at) FROM deliveries WHERE notifier = ?1 AND state = ?2",
+                    params![notifier, DeliveryState::Pending],
+                )?
+                .get(0)?;
             Ok(from_ms(v))
         })
     }
@@ -209,12 +205,16 @@ impl Store {
     /// Deliveries in a state, or (`None`) every one not done, oldest first.
     pub fn outbox(&self, state: Option<DeliveryState>) -> Result<Vec<Pending>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE (?1 IS NULL AND d.state != ?2) OR d.state = ?1 ORDER BY d.event_seq"
-            ))?;
-            let rows = st
-                .query_map(params![state, DeliveryState::Done], pending_row)?
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {PENDING_COLS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                         WHERE (CAST(?1 AS TEXT) IS NULL AND d.state != ?2) OR d.state = ?1 ORDER BY d.event_seq, d.notifier"
+                    ),
+                    params![state, DeliveryState::Done],
+                )?
+                .iter()
+                .map(pending_row)
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().collect()
         })
@@ -226,16 +226,16 @@ impl Store {
             Ok(c.execute(
                 "UPDATE deliveries SET state = ?2, next_at = ?1, attempts = 0 WHERE state = ?3",
                 params![ms(now), DeliveryState::Pending, DeliveryState::Dead],
-            )?)
+            )? as usize)
         })
     }
 
     /// Counts of deliveries by state.
     pub fn outbox_depth(&self) -> Result<(i64, i64), StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT COUNT(*) FROM deliveries WHERE state = ?1")?;
-            let pending = st.query_row([DeliveryState::Pending], |r| r.get(0))?;
-            let dead = st.query_row([DeliveryState::Dead], |r| r.get(0))?;
+            let sql = "SELECT COUNT(*) FROM deliveries WHERE state = ?1";
+            let pending = c.query_row(sql, params![DeliveryState::Pending])?.get(0)?;
+            let dead = c.query_row(sql, params![DeliveryState::Dead])?.get(0)?;
             Ok((pending, dead))
         })
     }
@@ -243,14 +243,14 @@ impl Store {
     /// Pending deliveries per blog id.
     pub fn pending_by_blog(&self) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.query(
                 "SELECT e.blog_id, COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq
                  WHERE d.state = ?1 GROUP BY e.blog_id",
-            )?;
-            let rows = st
-                .query_map([DeliveryState::Pending], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
+                params![DeliveryState::Pending],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
         })
     }
 
@@ -260,17 +260,13 @@ impl Store {
         &self,
     ) -> Result<std::collections::HashMap<i64, Vec<(String, i64)>>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
+            for r in c.query(
                 "SELECT e.blog_id, d.notifier, COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq
                  WHERE d.state = ?1 GROUP BY e.blog_id, d.notifier ORDER BY d.notifier",
-            )?;
-            let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
-            let rows = st.query_map([DeliveryState::Pending], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            for row in rows {
-                let (blog, notifier, n): (i64, String, i64) = row?;
-                out.entry(blog).or_default().push((notifier, n));
+                params![DeliveryState::Pending],
+            )? {
+                out.entry(r.get(0)?).or_default().push((r.get(1)?, r.get(2)?));
             }
             Ok(out)
         })
@@ -279,14 +275,14 @@ impl Store {
     /// Undelivered (pending or dead-lettered) deliveries per notifier, in name order.
     pub fn undelivered_by_notifier(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.query(
                 "SELECT notifier, COUNT(*) FROM deliveries WHERE state IN (?1, ?2)
                  GROUP BY notifier ORDER BY notifier",
-            )?;
-            let rows = st
-                .query_map(UNDELIVERED, |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
+                params![UNDELIVERED[0], UNDELIVERED[1]],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
         })
     }
 
@@ -297,7 +293,7 @@ impl Store {
             Ok(c.execute(
                 "DELETE FROM deliveries WHERE notifier = ?1 AND state IN (?2, ?3)",
                 params![notifier, UNDELIVERED[0], UNDELIVERED[1]],
-            )?)
+            )? as usize)
         })
     }
 
@@ -309,14 +305,14 @@ impl Store {
         post_id: &str,
     ) -> Result<Option<String>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_opt(
                 "SELECT d.remote_id FROM deliveries d JOIN events e ON e.seq = d.event_seq
                  WHERE d.notifier = ?1 AND e.blog_id = ?2 AND e.post_id = ?3 AND d.remote_id IS NOT NULL
                  ORDER BY e.seq LIMIT 1",
                 params![notifier, blog_id, post_id],
-                |r| r.get(0),
-            )
-            .optional()?)
+            )?
+            .map(|r| r.get(0))
+            .transpose()
         })
     }
 }
@@ -338,7 +334,8 @@ enum PerBlog {
 
 type PendingRow = Result<Pending, StoreError>;
 
-fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
+/// A delivery row; an event that does not parse is an `Err` inside (see `due_rows`).
+fn pending_row(r: &Row) -> Result<PendingRow, StoreError> {
     let json: String = r.get(2)?;
     let event = match serde_json::from_str(&json) {
         Ok(e) => e,
@@ -357,36 +354,48 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
     }))
 }
 
+/// The advisory lock (a number of livewatch's own) that orders event inserts on PostgreSQL.
+const EVENTS_LOCK: i64 = 0x6c69_7665_6576_6e74;
+
 pub(super) fn write_events(
-    tx: &Transaction<'_>,
+    tx: &mut Db<'_>,
     blog_id: i64,
     events: &[(Event, Vec<String>)],
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut ev = tx.prepare_cached(
-        "INSERT OR IGNORE INTO events (id, blog_id, kind, post_id, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut del = tx.prepare_cached(
-        "INSERT OR IGNORE INTO deliveries (event_seq, notifier, state, next_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
     let mut seqs = Vec::with_capacity(events.len());
+    if !events.is_empty() && tx.engine() == Engine::Postgres {
+        // Sequence numbers in commit order, as on SQLite (one writer): readers that
+        // follow `seq` (the event stream, `events_after`) never see a later event before
+        // an earlier one commits. Taken only by transactions that add events; held to
+        // their commit.
+        tx.batch(&format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})"))?;
+    }
     for (event, notifiers) in events {
-        let inserted = ev.execute(params![
-            event.id,
-            blog_id,
-            event.kind.as_str(),
-            event.post.as_ref().map(|p| p.id.as_str()),
-            serde_json::to_string(event)?,
-            now
-        ])?;
-        if inserted == 0 {
+        let inserted = tx.query_opt(
+            "INSERT INTO events (id, blog_id, kind, post_id, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO NOTHING RETURNING seq",
+            params![
+                event.id,
+                blog_id,
+                event.kind.as_str(),
+                event.post.as_ref().map(|p| p.id.as_str()),
+                serde_json::to_string(event)?,
+                now
+            ],
+        )?;
+        let Some(row) = inserted else {
             // Already recorded (the same change detected again after a crash): keep the
             // first, so receivers never see a second id for it.
             continue;
-        }
-        let seq = tx.last_insert_rowid();
+        };
+        let seq: i64 = row.get(0)?;
         for n in notifiers {
-            del.execute(params![seq, n, DeliveryState::Pending, now])?;
+            tx.execute(
+                "INSERT INTO deliveries (event_seq, notifier, state, next_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![seq, n, DeliveryState::Pending, now],
+            )?;
         }
         seqs.push(seq);
     }

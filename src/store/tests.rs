@@ -2,7 +2,66 @@ use super::*;
 use crate::diff::Known;
 use crate::fetch::Validators;
 use crate::model::{BlogRef, Event, EventKind, Post};
-use rusqlite::params;
+use db::params;
+
+/// The backends every store test runs on: one suite, two backends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's store lives: a temp dir (SQLite, gone when dropped) or a fresh database
+/// on the test process's PostgreSQL server.
+struct Place {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Place {
+    fn new(backend: Backend) -> Place {
+        Place {
+            dir: tempfile::tempdir().unwrap(),
+            url: (backend == Backend::Postgres).then(|| testpg::server().fresh_database()),
+        }
+    }
+
+    fn open(&self) -> Result<Store, StoreError> {
+        match &self.url {
+            None => Store::open(self.dir.path()),
+            Some(url) => Store::open_postgres(url),
+        }
+    }
+}
+
+/// Each test, once per backend: `store::tests::sqlite::NAME`, `store::tests::postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    migrates_and_reopens_with_state,
+    same_event_id_is_recorded_once,
+    due_keeps_order_per_blog,
+    feed_posts_mark_the_latest_correction_and_skip_removed,
+    typed_states_keep_the_stored_format,
+    delivery_states_are_stored_by_name,
+    processes_opening_a_new_state_file_at_once_all_succeed,
+    api_watches_and_post_history,
+);
 
 fn event(id: &str, kind: EventKind, post: &str) -> Event {
     Event {
@@ -20,18 +79,17 @@ fn event(id: &str, kind: EventKind, post: &str) -> Event {
     }
 }
 
-/// A new store with one blog (the dir goes when dropped).
-fn one_blog() -> (tempfile::TempDir, Store, BlogRow) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+/// A new store with one blog (its place goes when dropped).
+fn one_blog(backend: Backend) -> (Place, Store, BlogRow) {
+    let place = Place::new(backend);
+    let s = place.open().unwrap();
     let b = s.blog("http://b/").unwrap();
-    (dir, s, b)
+    (place, s, b)
 }
 
-#[test]
-fn migrates_and_reopens_with_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+fn migrates_and_reopens_with_state(backend: Backend) {
+    let place = Place::new(backend);
+    let s = place.open().unwrap();
     let b = s.blog("http://b/").unwrap();
     assert!(!b.baseline_done);
     let rec = PollRecord {
@@ -53,7 +111,7 @@ fn migrates_and_reopens_with_state() {
     let seqs = s.save_poll(b.id, &rec).unwrap();
     assert_eq!(seqs.len(), 1);
     drop(s);
-    let s = Store::open(dir.path()).unwrap();
+    let s = place.open().unwrap();
     let b = s.blog("http://b/").unwrap();
     assert!(b.baseline_done);
     assert_eq!(b.validators.etag.as_deref(), Some("\"x\""));
@@ -62,15 +120,11 @@ fn migrates_and_reopens_with_state() {
     assert_eq!(k.len(), 1);
     assert_eq!(k[0].post.body, "hello");
     assert_eq!(s.outbox(Some(DeliveryState::Pending)).unwrap().len(), 2);
-    let v: i64 = s
-        .with(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
-        .unwrap();
-    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
-#[test]
-fn same_event_id_is_recorded_once() {
-    let (_dir, s, b) = one_blog();
+fn same_event_id_is_recorded_once(backend: Backend) {
+    let (_place, s, b) = one_blog(backend);
     let rec = PollRecord {
         at: Utc::now(),
         events: vec![(event("evt_1", EventKind::New, "p1"), vec!["a".into()])],
@@ -81,10 +135,9 @@ fn same_event_id_is_recorded_once() {
     assert_eq!(s.outbox(None).unwrap().len(), 1);
 }
 
-#[test]
-fn due_keeps_order_per_blog() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+fn due_keeps_order_per_blog(backend: Backend) {
+    let place = Place::new(backend);
+    let s = place.open().unwrap();
     let b1 = s.blog("http://b1/").unwrap();
     let b2 = s.blog("http://b2/").unwrap();
     let now = Utc::now();
@@ -119,10 +172,9 @@ fn due_keeps_order_per_blog() {
     assert_eq!(s.outbox(Some(DeliveryState::Dead)).unwrap().len(), 0);
 }
 
-#[test]
-fn feed_posts_mark_the_latest_correction_and_skip_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+fn feed_posts_mark_the_latest_correction_and_skip_removed(backend: Backend) {
+    let place = Place::new(backend);
+    let s = place.open().unwrap();
     assert!(s.find_blog("http://b/").unwrap().is_none());
     let b = s.blog("http://b/").unwrap();
     assert_eq!(s.find_blog("http://b/").unwrap().map(|r| r.id), Some(b.id));
@@ -206,9 +258,8 @@ fn blog_status_lines_read_back_as_written() {
 
 /// A database written before the states were typed: the same column contents read as
 /// typed values, and are written back unchanged.
-#[test]
-fn typed_states_keep_the_stored_format() {
-    let (_dir, s, b) = one_blog();
+fn typed_states_keep_the_stored_format(backend: Backend) {
+    let (_place, s, b) = one_blog(backend);
     assert_eq!((b.status.clone(), b.sched.clone()), Default::default());
     // As the untyped store wrote them: the status line, and the pace as a JSON object
     // with its keys in order.
@@ -217,8 +268,7 @@ fn typed_states_keep_the_stored_format() {
         c.execute(
             "UPDATE blogs SET status = 'ok: 3 posts (jsonld)', sched = ?2 WHERE id = ?1",
             params![b.id, old_sched],
-        )?;
-        Ok(())
+        )
     })
     .unwrap();
     let b = s.find_blog("http://b/").unwrap().unwrap();
@@ -238,11 +288,11 @@ fn typed_states_keep_the_stored_format() {
         .unwrap();
     let (status, sched): (String, String) = s
         .with(|c| {
-            Ok(c.query_row(
+            let r = c.query_row(
                 "SELECT status, sched FROM blogs WHERE id = ?1",
-                [b.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
+                params![b.id],
+            )?;
+            Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
     assert_eq!(status, "ok: 3 posts (jsonld)");
@@ -251,8 +301,10 @@ fn typed_states_keep_the_stored_format() {
 
     // A pace that is not one (a foreign or broken value) starts afresh.
     s.with(|c| {
-        c.execute("UPDATE blogs SET sched = 'not json' WHERE id = ?1", [b.id])?;
-        Ok(())
+        c.execute(
+            "UPDATE blogs SET sched = 'not json' WHERE id = ?1",
+            params![b.id],
+        )
     })
     .unwrap();
     assert_eq!(
@@ -261,9 +313,8 @@ fn typed_states_keep_the_stored_format() {
     );
 }
 
-#[test]
-fn delivery_states_are_stored_by_name() {
-    let (_dir, s, b) = one_blog();
+fn delivery_states_are_stored_by_name(backend: Backend) {
+    let (_place, s, b) = one_blog(backend);
     let rec = PollRecord {
         at: Utc::now(),
         events: vec![(
@@ -277,11 +328,13 @@ fn delivery_states_are_stored_by_name() {
     s.mark_dead(seq, "b", "400").unwrap();
     let stored: Vec<(String, String)> = s
         .with(|c| {
-            let mut st = c.prepare("SELECT notifier, state FROM deliveries ORDER BY notifier")?;
-            let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
+            c.query(
+                "SELECT notifier, state FROM deliveries ORDER BY notifier",
+                params![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
         })
         .unwrap();
     let names = |v: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -363,15 +416,13 @@ fn a_store_error_prints_its_cause_once() {
     );
 }
 
-#[test]
-fn processes_opening_a_new_state_file_at_once_all_succeed() {
-    // `livewatch status` run while the daemon starts: both migrate the same new file.
+fn processes_opening_a_new_state_file_at_once_all_succeed(backend: Backend) {
+    // `livewatch status` run while the daemon starts (or, on PostgreSQL, instances
+    // starting at once): all migrate the same new file or database.
     for _ in 0..10 {
-        let dir = tempfile::tempdir().unwrap();
+        let place = Place::new(backend);
         let opened: Vec<Result<Store, StoreError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| Store::open(dir.path())))
-                .collect();
+            let hs: Vec<_> = (0..4).map(|_| s.spawn(|| place.open())).collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         for r in opened {
@@ -379,4 +430,218 @@ fn processes_opening_a_new_state_file_at_once_all_succeed() {
             assert!(store.blogs().unwrap().is_empty());
         }
     }
+}
+
+fn api_watches_and_post_history(backend: Backend) {
+    let (_place, s, b) = one_blog(backend);
+    let now = Utc::now();
+    let spec = serde_json::json!({"url": "http://w/", "interval": "30s"});
+    let w = s.add_api_watch("http://w/", &spec, now).unwrap().unwrap();
+    assert_eq!(
+        (w.url.as_str(), &w.spec, w.paused),
+        ("http://w/", &spec, false)
+    );
+    assert!(s.add_api_watch("http://w/", &spec, now).unwrap().is_none());
+    let paused = s.set_api_watch_paused(w.id, true).unwrap().unwrap();
+    assert!(paused.paused);
+    assert!(s.set_api_watch_paused(w.id + 100, true).unwrap().is_none());
+    assert_eq!(s.api_watches().unwrap(), vec![paused]);
+    assert!(s.remove_api_watch(w.id).unwrap());
+    assert!(!s.remove_api_watch(w.id).unwrap());
+
+    let mut k = Known::first_seen(Post::new("p1", "first"), 0, 0);
+    let rec = |k: &Known, id: &str| PollRecord {
+        at: Utc::now(),
+        baseline_done: true,
+        new_post: true,
+        updates: vec![k.clone()],
+        events: vec![(event(id, EventKind::New, "p1"), vec!["n".into()])],
+        ..Default::default()
+    };
+    s.save_poll(b.id, &rec(&k, "e1")).unwrap();
+    k.post.body = "second".into();
+    k.revision += 1;
+    s.save_poll(b.id, &rec(&k, "e2")).unwrap();
+    let h = s.post_history("http://b/", "p1").unwrap().unwrap();
+    let bodies: Vec<&str> = h.revisions.iter().map(|r| r.post.body.as_str()).collect();
+    assert_eq!(bodies, ["first", "second"]);
+    assert!(!h.removed);
+    assert!(s.post_history("http://b/", "nope").unwrap().is_none());
+    assert_eq!(s.post_counts(b.id).unwrap(), (1, 0));
+    assert!(!s.has_pending_removals(b.id).unwrap());
+    let row = s.find_blog("http://b/").unwrap().unwrap();
+    assert!(row.baseline_done && row.last_new_post_at.is_some());
+    assert_eq!(row.polls, 2);
+    assert_eq!(s.baselines_taken().unwrap(), 1);
+    let recent: Vec<String> = s
+        .recent_events(1)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert_eq!(recent, ["e2"]);
+    let seq = s.event_seq("e1").unwrap().unwrap();
+    assert_eq!(s.events_after(seq, 10).unwrap().len(), 1);
+    assert_eq!(s.remote_id_for_post("n", b.id, "p1").unwrap(), None);
+    s.mark_done(seq, "n", Some("m-1"), Utc::now()).unwrap();
+    assert_eq!(
+        s.remote_id_for_post("n", b.id, "p1").unwrap().as_deref(),
+        Some("m-1")
+    );
+    assert_eq!(s.undelivered_by_notifier().unwrap(), [("n".to_string(), 1)]);
+    assert_eq!(s.pending_by_blog().unwrap().get(&b.id), Some(&1));
+    assert_eq!(s.drop_undelivered("n").unwrap(), 1);
+    assert_eq!(s.outbox_depth().unwrap(), (0, 0));
+    assert_eq!(
+        s.record_failure(
+            b.id,
+            Utc::now(),
+            &BlogStatus::Error("HTTP 503".into()),
+            "HTTP 503",
+            &[]
+        )
+        .unwrap(),
+        1
+    );
+    s.check_writable().unwrap();
+}
+
+#[test]
+fn a_postgres_error_prints_its_cause_once() {
+    // Nothing listens on this port (the server's own port, once it is stopped, is not
+    // used: a fresh free port is).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://livewatch:secret@127.0.0.1:{port}/lw");
+    let e = Store::open_postgres(&url).err().expect("nothing listens");
+    assert!(matches!(e, StoreError::PgOpen { .. }), "{e:?}");
+    let text = as_the_cli_prints(e);
+    assert!(
+        text.starts_with(&format!(
+            "livewatch: state database postgres://livewatch@127.0.0.1:{port}/lw: error connecting to server: "
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("refused").count(), 1, "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
+
+#[test]
+fn a_postgres_database_of_a_newer_livewatch_is_refused() {
+    let url = testpg::server().fresh_database();
+    let s = Store::open_postgres(&url).unwrap();
+    s.with(|c| c.execute("UPDATE livewatch_schema SET version = 99", params![]))
+        .unwrap();
+    drop(s);
+    let e = Store::open_postgres(&url).err().expect("a newer schema");
+    assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e:?}");
+}
+
+#[test]
+fn leases_are_claimed_once_renewed_expire_and_are_released() {
+    let place = Place::new(Backend::Postgres);
+    let s = place.open().unwrap();
+    let urls: Vec<String> = (0..5).map(|i| format!("http://b{i}/")).collect();
+    for u in &urls {
+        s.blog(u).unwrap();
+    }
+    let (t0, lease) = (1_000_000, 2_000);
+    assert_eq!(s.heartbeat("a", t0, lease).unwrap(), ["a"]);
+    assert_eq!(s.heartbeat("b", t0, lease).unwrap(), ["a", "b"]);
+    // Two instances claiming at once from two threads: each blog goes to one.
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| s.claim_leases("a", &urls, t0, t0 + lease, 3).unwrap());
+        let b = sc.spawn(|| s.claim_leases("b", &urls, t0, t0 + lease, 3).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.len() + b.len(), 5, "{a:?} {b:?}");
+    assert!(a.iter().all(|u| !b.contains(u)), "{a:?} {b:?}");
+    // Nothing is left to claim while the leases run.
+    assert!(s
+        .claim_leases("c", &urls, t0 + 1, t0 + lease, 5)
+        .unwrap()
+        .is_empty());
+    // a renews; b does not and loses its blogs at the deadline.
+    let mut renewed = s.renew_leases("a", &urls, t0 + 3 * lease).unwrap();
+    renewed.sort();
+    let mut a_sorted = a.clone();
+    a_sorted.sort();
+    assert_eq!(renewed, a_sorted);
+    let mut taken = s
+        .claim_leases("c", &urls, t0 + lease + 1, t0 + 2 * lease, 5)
+        .unwrap();
+    taken.sort();
+    let mut b_sorted = b.clone();
+    b_sorted.sort();
+    assert_eq!(taken, b_sorted);
+    assert!(s
+        .renew_leases("b", &urls, t0 + 3 * lease)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.lease_of(&b[0]).unwrap().unwrap().0, "c");
+    let mut leased = s.leased_urls(t0 + lease + 1).unwrap();
+    leased.sort();
+    assert_eq!(leased, urls);
+    assert_eq!(
+        s.leased_urls(t0 + 3 * lease + 1).unwrap(),
+        Vec::<String>::new()
+    );
+    // b is no longer counted once silent for a lease.
+    assert_eq!(s.heartbeat("a", t0 + lease + 1, lease).unwrap(), ["a"]);
+    // Released: free for anyone.
+    assert_eq!(s.release_leases("a", Some(&a[..1])).unwrap(), 1);
+    assert_eq!(s.lease_of(&a[0]).unwrap(), None);
+    assert_eq!(s.release_leases("a", None).unwrap() as usize, a.len() - 1);
+    s.instance_gone("a").unwrap();
+    assert_eq!(s.heartbeat("c", t0 + lease + 1, lease).unwrap(), ["c"]);
+    // SQLite (one instance) has no leases.
+    let sqlite = Place::new(Backend::Sqlite).open().unwrap();
+    let e = sqlite
+        .claim_leases("a", &urls, t0, t0 + lease, 1)
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NeedsPostgres("claim_leases")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_poll_write_without_the_lease_is_dropped() {
+    let place = Place::new(Backend::Postgres);
+    let s = place.open().unwrap();
+    let b = s.blog("http://b/").unwrap();
+    let urls = vec!["http://b/".to_string()];
+    let now = Utc::now().timestamp_millis();
+    assert_eq!(
+        s.claim_leases("b", &urls, now, now + 60_000, 1).unwrap(),
+        urls
+    );
+    let rec = PollRecord {
+        at: Utc::now(),
+        baseline_done: true,
+        updates: vec![Known::first_seen(Post::new("p1", "hello"), 0, 0)],
+        events: vec![(event("e1", EventKind::New, "p1"), vec!["n".into()])],
+        ..Default::default()
+    };
+    let a = s.leased_by("a");
+    let e = a.save_poll(b.id, &rec).unwrap_err();
+    assert!(matches!(e, StoreError::LeaseLost { .. }), "{e:?}");
+    for e in [
+        a.touch(b.id, Utc::now(), &BlogStatus::NotModified, None, false, &[]),
+        a.checked(b.id, 1, Utc::now(), &Pace::default()),
+        a.record_failure(b.id, Utc::now(), &BlogStatus::Error("x".into()), "x", &[])
+            .map(|_| ()),
+    ] {
+        assert!(matches!(e, Err(StoreError::LeaseLost { .. })), "{e:?}");
+    }
+    // Nothing of it was written.
+    assert!(s.known_posts(b.id).unwrap().is_empty());
+    assert!(s.outbox(None).unwrap().is_empty());
+    assert_eq!(s.find_blog("http://b/").unwrap().unwrap().polls, 0);
+    // The holder writes.
+    assert_eq!(s.leased_by("b").save_poll(b.id, &rec).unwrap().len(), 1);
+    assert_eq!(s.known_posts(b.id).unwrap().len(), 1);
 }

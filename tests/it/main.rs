@@ -5,7 +5,7 @@
 //! `tests/fixtures/`, and the test servers and checkers in `common/` (a timeline server, a
 //! webhook receiver that fails on purpose, a private desktop session, the page and
 //! timeline scorers). Real external programs (dbus-daemon, dunst, Xvfb, systemd-analyze,
-//! Python's feedparser) are looked up and, when missing, the test fails naming the Debian
+//! Python's feedparser, PostgreSQL's initdb and pg_ctl) are looked up and, when missing, the test fails naming the Debian
 //! package to install (`scripts/test` installs them all).
 
 mod common;
@@ -40,5 +40,6 @@ mod replay_record;
 mod service_daemon;
 mod service_http;
 mod service_units;
+mod state_postgres;
 mod structure;
 mod vendor_feeds;

@@ -13,14 +13,15 @@ use futures_util::StreamExt;
 use crate::common::notify::*;
 use crate::common::*;
 
-/// `nats-server -js` on `port` with its JetStream store in `dir`.
-struct NatsServer {
+/// `nats-server -js` on `port` with its JetStream store in `dir` (also used by
+/// `state_postgres`).
+pub(crate) struct NatsServer {
     _proc: Proc,
     port: u16,
 }
 
 impl NatsServer {
-    fn start(dir: &Path, port: u16) -> NatsServer {
+    pub(crate) fn start(dir: &Path, port: u16) -> NatsServer {
         // Debian puts it in /usr/sbin (not on every user's PATH).
         let sbin = Path::new("/usr/sbin/nats-server");
         let bin = if is_executable(sbin) {
@@ -39,12 +40,12 @@ impl NatsServer {
         NatsServer { _proc: proc, port }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,14 +54,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// One message read from the stream: subject, `Nats-Msg-Id`, the payload as JSON.
 #[derive(Debug)]
-struct Got {
-    subject: String,
-    msg_id: String,
-    event: serde_json::Value,
+pub(crate) struct Got {
+    pub(crate) subject: String,
+    pub(crate) msg_id: String,
+    pub(crate) event: serde_json::Value,
 }
 
 /// Every message of `stream`, in stream order, through a fresh pull consumer.
-async fn consume(url: &str, stream: &str) -> Vec<Got> {
+pub(crate) async fn consume(url: &str, stream: &str) -> Vec<Got> {
     let client = async_nats::connect(url)
         .await
         .expect("test client connects");

@@ -14,6 +14,9 @@ pub mod page_check;
 pub mod page_server;
 pub mod service;
 pub mod sink;
+/// The private PostgreSQL server of the store's own tests (`src/store/testpg.rs`).
+#[path = "../../../src/store/testpg.rs"]
+pub mod testpg;
 pub mod timeline_check;
 pub mod timeline_server;
 
