@@ -34,8 +34,11 @@
 //!   removed), with [`diff::normalize`] (what an edit is judged on) and
 //!   [`diff::correction`] (which paragraphs are corrections).
 //! - [`store`]: one SQLite file or a PostgreSQL database (`state`), by concern:
-//!   [`store::schema`] (tables, migrations, the schema version), `store::db` (the one
-//!   connection API of both backends), `store::pg` (the PostgreSQL pool), [`store::blogs`] (a blog's state, its typed status and pace),
+//!   [`store::schema`] (tables, migrations, the schema version), [`store::db`] (the one
+//!   connection API of both backends), [`store::value`] (the values, rows and `params!`
+//!   both share), [`store::pg`] (the PostgreSQL pool), [`store::leases`] (instances and
+//!   blog leases over PostgreSQL, shared host slowdowns), [`store::testpg`] (a private
+//!   PostgreSQL server for the tests), [`store::blogs`] (a blog's state, its typed status and pace),
 //!   [`store::posts`] (posts and their revisions), [`store::outbox`] (events and their
 //!   deliveries, typed delivery states), [`store::feeds`] (what feeds and `/blogs` read),
 //!   [`store::watches`] (watches added through the API, a post's history).
@@ -52,7 +55,8 @@
 //!   [`daemon::pace`] (adaptive intervals, closing, retiring), [`daemon::schedule`]
 //!   (jitter, and the one `Backoff` of polls and deliveries), [`daemon::delivery`] (outbox
 //!   → notifier workers, retries, bursts), [`daemon::watches`] (watches added through the
-//!   API, run beside the config's), [`daemon::supervisor`] (systemd notify and watchdog).
+//!   API, run beside the config's), [`daemon::leases`] (with PostgreSQL: which blogs this
+//!   instance holds, claimed, renewed and released), [`daemon::supervisor`] (systemd notify and watchdog).
 //!
 //! Around them:
 //!

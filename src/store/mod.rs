@@ -33,6 +33,7 @@ mod outbox;
 mod pg;
 mod posts;
 mod schema;
+mod value;
 mod watches;
 
 pub use blogs::{BlogRow, BlogStatus, Pace, PollRecord};

@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::db::{numbered_to_dollar, Row, Value};
+use super::value::{Row, Value};
 use super::StoreError;
 
 /// A PostgreSQL error, as the last cause of a [`StoreError`]: the server's message with
@@ -352,5 +352,43 @@ pub(crate) fn redacted(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+/// `?1` → `$1` (PostgreSQL's placeholders), outside quoted text.
+pub(crate) fn numbered_to_dollar(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for ch in sql.chars() {
+        match quote {
+            Some(q) => {
+                if ch == q {
+                    quote = None;
+                }
+                out.push(ch);
+            }
+            None => match ch {
+                '\'' | '"' => {
+                    quote = Some(ch);
+                    out.push(ch);
+                }
+                '?' => out.push('$'),
+                _ => out.push(ch),
+            },
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod dollar_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars_outside_quotes() {
+        assert_eq!(
+            numbered_to_dollar("SELECT '?1', ?1, \"a?\" FROM t WHERE x = ?12"),
+            "SELECT '?1', $1, \"a?\" FROM t WHERE x = $12"
+        );
     }
 }
