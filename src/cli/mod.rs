@@ -314,25 +314,17 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// after a start-up burst (docs/performance.md). Two arenas cost little contention on a
 /// small machine. `MALLOC_ARENA_MAX` in the environment still wins.
 ///
-/// Blocks of 256 KiB and more (page bodies, the DOM's node vectors) are mapped on their
-/// own and unmapped when freed: glibc otherwise raises that threshold to the largest
-/// block freed so far, serves every later body from the arenas, and keeps what they free
-/// (100 blogs: 45 MiB free but kept after the start-up baselines, 24 MiB with the fixed
-/// threshold; steady-state peak 78 → 55 MiB, docs/performance.md). `MALLOC_MMAP_THRESHOLD_`
-/// or `GLIBC_TUNABLES` in the environment still win.
+/// The mmap threshold is left to glibc: fixing it at 256 KiB (`MALLOC_MMAP_THRESHOLD_=262144`,
+/// so that bodies and DOM vectors are unmapped when freed) cut the 100-blog steady-state
+/// peak from 78 to 55 MiB but cost 25–35 % more CPU per noise-only check (page faults and
+/// unmaps on every body; docs/performance.md): CPU is the scarcer resource at scale.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let tunables = std::env::var_os("GLIBC_TUNABLES").is_some();
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only sets an allocator tunable; called before any other thread
         // of ours exists.
         unsafe {
-            if std::env::var_os("MALLOC_ARENA_MAX").is_none() && !tunables {
-                libc::mallopt(libc::M_ARENA_MAX, 2);
-            }
-            if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() && !tunables {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-            }
+            libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
 }
