@@ -176,9 +176,10 @@ fn delivered_ids(sink: &Sink) -> std::collections::HashMap<(String, String, Stri
 
 #[test]
 fn three_instances_share_the_blogs_and_take_over_a_killed_ones() {
-    const BLOGS: usize = 12;
-    const INTERVAL: Duration = Duration::from_secs(1);
-    const LEASE: Duration = Duration::from_secs(2);
+    // The case: 300 blogs over three instances.
+    const BLOGS: usize = 300;
+    const INTERVAL: Duration = Duration::from_secs(5);
+    const LEASE: Duration = Duration::from_secs(5);
     let url = testpg::server().fresh_database();
     let dir = tempfile::tempdir().unwrap();
     let pages = PageServer::start();
