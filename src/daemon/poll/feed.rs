@@ -104,15 +104,13 @@ impl BlogTask {
         if fp.is_some() && fp == blog.content_fp {
             return Source::seen(page, fp);
         }
-        if !vendor::mentioned(&resp.body) {
-            if let Some(old) = self.feed().feed.take() {
-                tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
-            }
-            return Source::seen(page, fp);
-        }
-        crate::metrics::global().vendor_look();
-        let Some((feed, r)) = crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
-        else {
+        let found = if vendor::mentioned(&resp.body) {
+            crate::metrics::global().vendor_look();
+            crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
+        } else {
+            None
+        };
+        let Some((feed, r)) = found else {
             if let Some(old) = self.feed().feed.take() {
                 tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
             }
