@@ -3,7 +3,10 @@
 //! page and, with the byte counter, MB/s; a summary line per page gives ms and ms/MB.
 //! `page`: the automatic chain (the profiled pages use their site profile); `generic`: the
 //! same pages with the profiles off, so the layout analyser does the work; `unprofiled`:
-//! pages of sites with no profile, through the automatic chain (the analyser again).
+//! pages of sites with no profile, through the automatic chain (the analyser again);
+//! `generated`: the generated 1 MiB page (`benches/pages`); `fingerprint` and
+//! `parse_only` (the html5ever parse alone, the floor of any full-DOM extraction) over
+//! every page.
 
 use std::path::Path;
 
@@ -31,17 +34,31 @@ const UNPROFILED: &[&str] = &[
     "hutchnews-ap-the-latest-covid-2020-11-23",
 ];
 
+/// Every page: the profiled and unprofiled fixtures and `benches/pages/generated-1mib`
+/// (the ~1 MiB JSON-LD page `bench/urlwatch/page.py` writes, the issue-17 yardstick).
+fn all() -> Vec<&'static str> {
+    std::iter::once("generated-1mib")
+        .chain(PAGES.iter().copied())
+        .chain(UNPROFILED.iter().copied())
+        .collect()
+}
+
 fn main() {
     divan::main();
 }
 
 fn load(stem: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let path = ["pages", "unprofiled"]
-        .iter()
-        .map(|d| dir.join(d).join(format!("{stem}.html")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| dir.join("pages").join(format!("{stem}.html")));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/fixtures");
+    let path = [
+        dir.join("pages"),
+        dir.join("unprofiled"),
+        root.join("benches/pages"),
+    ]
+    .iter()
+    .map(|d| d.join(format!("{stem}.html")))
+    .find(|p| p.exists())
+    .unwrap_or_else(|| dir.join("pages").join(format!("{stem}.html")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -81,7 +98,7 @@ fn run(bencher: Bencher, stem: &str, strategy: &Strategy) {
 
 /// The content fingerprint of a page (`livewatch::fingerprint`): what a poll whose body
 /// changed costs before it knows whether to parse (issue 17: ≤ 1 ms per MiB).
-#[divan::bench(args = PAGES, sample_count = 30)]
+#[divan::bench(args = all(), sample_count = 30)]
 fn fingerprint(bencher: Bencher, stem: &str) {
     let body = load(stem);
     let key = livewatch::fingerprint::watch_key(&Strategy::Auto);
@@ -94,4 +111,22 @@ fn fingerprint(bencher: Bencher, stem: &str) {
             divan::black_box(&body),
         )
     });
+}
+
+/// A changed page of the generated kind through the automatic chain (JSON-LD and the
+/// layout analyser; no profile matches it).
+#[divan::bench(sample_count = 30)]
+fn generated(bencher: Bencher) {
+    run(bencher, "generated-1mib", &Strategy::Auto);
+}
+
+/// The html5ever parse alone (`scraper::Html::parse_document` of the decoded page): the
+/// floor under every changed check that builds a DOM of the whole page.
+#[divan::bench(args = all(), sample_count = 30)]
+fn parse_only(bencher: Bencher, stem: &str) {
+    let body = load(stem);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    bencher
+        .counter(BytesCount::of_slice(&body))
+        .bench(|| scraper::Html::parse_document(divan::black_box(&text)));
 }

@@ -23,6 +23,9 @@
 //! page not in an ASCII-compatible charset — it keeps the bytes, or gives no
 //! fingerprint at all ([`fingerprint`] returns `None`: always parse).
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
 use crate::extract::Strategy;
@@ -92,6 +95,7 @@ pub fn fingerprint(
         out: Out::new(),
         all_attrs: matches!(strategy, Strategy::Css(_)),
         attrs: Vec::with_capacity(16),
+        lower: Vec::with_capacity(32),
     };
     s.out.h.update(key);
     s.out.h.update(url.as_bytes());
@@ -198,10 +202,11 @@ pub fn attribute_read(name: &[u8], all_attrs: bool) -> bool {
         "update",
         "event",
     ];
-    rest.ends_with(b"id")
-        || READ
-            .iter()
-            .any(|w| memmem::find(rest, w.as_bytes()).is_some())
+    // One automaton for all the words (a `memmem::find` per word built a searcher each
+    // time: most of the cost of a tag with `data-*` attributes).
+    static WORDS: LazyLock<AhoCorasick> =
+        LazyLock::new(|| AhoCorasick::new(READ).expect("literal words"));
+    rest.ends_with(b"id") || WORDS.is_match(rest)
 }
 
 /// Elements whose content is raw text (not markup) in the HTML tokenizer, and whether
@@ -260,26 +265,73 @@ fn wordish(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-/// Could the diff's relative-time or counter pattern match in `t`? A word each match
-/// needs, in ASCII lowercase, so the regexes run on few text nodes (a text turned away
-/// here keeps all its bytes: more in the fingerprint, never less).
-fn may_match(t: &[u8]) -> bool {
-    const WORDS: &[&[u8]] = &[
-        b"ago",
-        b"now",
-        b"vor",
-        b"il",
-        b"hace",
-        b"fa",
-        b"comment",
-        b"share",
-        b"like",
-        b"view",
-        b"reaction",
-        b"repl",
+/// Could the diff's relative-time pattern match in `t`? Each of its forms needs one of
+/// these words with a space on the side the pattern puts one (ASCII case ignored), so
+/// the regex runs on few text nodes. The test is one-sided: a text turned away keeps all
+/// its bytes (more in the fingerprint, never less), so a form this misses (one spaced by
+/// a thin space, say) only costs a parse when it ticks.
+fn may_be_time(t: &[u8]) -> bool {
+    /// Each word, and whether the pattern needs a space before it (else after it).
+    const WORDS: &[(&str, bool)] = &[
+        ("ago", true),
+        ("now", true),
+        ("fa", true),
+        ("vor", false),
+        ("il", false),
+        ("hace", false),
     ];
-    let lower = t.to_ascii_lowercase();
-    WORDS.iter().any(|w| memmem::find(&lower, w).is_some())
+    static ANY: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(WORDS.iter().map(|w| w.0))
+            .expect("literal words")
+    });
+    // A space for `\s`: ASCII whitespace or the last byte of a UTF-8 no-break space.
+    let space = |b: Option<&u8>| b.is_some_and(|b| is_ws(*b) || *b == 0xA0);
+    ANY.find_overlapping_iter(t).any(|m| {
+        let (a, e) = (m.start(), m.end());
+        let (word, before) = WORDS[m.pattern().as_usize()];
+        if before {
+            let after_ok = word != "fa" || t.get(e).is_none_or(|b| !wordish(*b));
+            a > 0 && space(t.get(a - 1)) && after_ok
+        } else if word == "il" {
+            // `il\s+y\s+a`: not the "il " of "April 5".
+            let mut j = e;
+            while j < t.len() && (is_ws(t[j]) || t[j] == 0xA0 || t[j] == 0xC2) {
+                j += 1;
+            }
+            j > e && t.get(j).is_some_and(|b| b.eq_ignore_ascii_case(&b'y'))
+        } else {
+            space(t.get(e)) || t.get(e) == Some(&0xC2)
+        }
+    })
+}
+
+/// Could the diff's counter pattern ("12 comments", "1.2k shares") match in `t`? One of
+/// its words right after a number (spaces and a `k`/`m` between). One-sided as
+/// [`may_be_time`].
+fn may_be_counter(t: &[u8]) -> bool {
+    const WORDS: &[&str] = &["comment", "share", "like", "view", "reaction", "repl"];
+    static ANY: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(WORDS)
+            .expect("literal words")
+    });
+    ANY.find_iter(t).any(|m| {
+        let mut j = m.start();
+        let skip_ws = |mut j: usize| {
+            while j > 0 && (is_ws(t[j - 1]) || matches!(t[j - 1], 0xA0 | 0xC2)) {
+                j -= 1;
+            }
+            j
+        };
+        j = skip_ws(j);
+        if j > 0 && matches!(t[j - 1], b'k' | b'K' | b'm' | b'M') {
+            j = skip_ws(j - 1);
+        }
+        j > 0 && (t[j - 1].is_ascii_digit() || matches!(t[j - 1], b',' | b'.'))
+    })
 }
 
 /// What replaces a dropped relative time or counter.
@@ -380,23 +432,33 @@ impl Out {
         let Some(&first) = t.first() else {
             return;
         };
-        if t.iter().any(u8::is_ascii_digit) && may_match(t) {
-            self.numbers(t);
-            return;
+        if t.iter().any(u8::is_ascii_digit) {
+            let (time, counter) = (may_be_time(t), may_be_counter(t));
+            if time || counter {
+                self.numbers(t, time, counter);
+                return;
+            }
         }
         if self.pending.is_some() {
             self.settle(!is_ws(first) && wordish(first));
         }
-        for &b in t {
-            if is_ws(b) {
+        // Whitespace runs to one space, the words between them copied whole.
+        let mut i = 0;
+        while i < t.len() {
+            if is_ws(t[i]) {
                 self.space = true;
-            } else {
-                if self.space {
-                    self.buf.push(b' ');
-                    self.space = false;
-                }
-                self.buf.push(b);
+                i += 1;
+                continue;
             }
+            let start = i;
+            while i < t.len() && !is_ws(t[i]) {
+                i += 1;
+            }
+            if self.space {
+                self.buf.push(b' ');
+                self.space = false;
+            }
+            self.buf.extend_from_slice(&t[start..i]);
         }
         self.word = !self.space && self.buf.last().is_some_and(|b| wordish(*b));
         self.maybe_flush();
@@ -404,7 +466,7 @@ impl Out {
 
     /// A text node with a digit in it: relative times and counters dropped as the diff
     /// drops them, where their word boundaries are certain.
-    fn numbers(&mut self, t: &[u8]) {
+    fn numbers(&mut self, t: &[u8], time: bool, counter: bool) {
         let mut c = Vec::with_capacity(t.len());
         let mut sp = false;
         for &b in t {
@@ -434,8 +496,16 @@ impl Out {
         let base = self.buf.len();
         match std::str::from_utf8(&c) {
             Ok(s) => {
-                let (s1, p1) = drop_matches(s, &RELATIVE, before_word, trailing);
-                let (s2, p2) = drop_matches(&s1, &COUNTER, before_word, trailing);
+                let (s1, p1) = if time {
+                    drop_matches(s, &RELATIVE, before_word, trailing)
+                } else {
+                    (s.to_string(), None)
+                };
+                let (s2, p2) = if counter {
+                    drop_matches(&s1, &COUNTER, before_word, trailing)
+                } else {
+                    (s1, None)
+                };
                 self.buf.extend_from_slice(s2.as_bytes());
                 if let Some(raw) = p2.or(p1) {
                     if s2.as_bytes().last() == Some(&DROPPED) {
@@ -503,6 +573,8 @@ struct Scanner<'a> {
     out: Out,
     all_attrs: bool,
     attrs: Vec<(&'a [u8], &'a [u8])>,
+    /// An attribute name in lowercase (reused from tag to tag).
+    lower: Vec<u8>,
 }
 
 /// Where a start tag ended, and its name when it changes how what follows is read.
@@ -631,7 +703,7 @@ impl<'a> Scanner<'a> {
         // Sorted by name (stable: the first of duplicates wins, as in the parser).
         self.attrs.sort_by(|x, y| cmp_lower(x.0, y.0));
         let mut prev: Option<&[u8]> = None;
-        let mut lk = Vec::new();
+        let lk = &mut self.lower;
         for &(k, v) in &self.attrs {
             if prev.is_some_and(|p| p.eq_ignore_ascii_case(k)) {
                 continue;
@@ -639,17 +711,17 @@ impl<'a> Scanner<'a> {
             prev = Some(k);
             lk.clear();
             lk.extend(k.iter().map(u8::to_ascii_lowercase));
-            if !attribute_read(&lk, self.all_attrs)
-                || (asset_link && lk == b"href" && !self.all_attrs)
+            if !attribute_read(lk, self.all_attrs)
+                || (asset_link && *lk == b"href" && !self.all_attrs)
             {
                 continue;
             }
             out.buf.push(b' ');
-            out.buf.extend_from_slice(&lk);
+            out.buf.extend_from_slice(lk);
             out.buf.push(b'=');
             let len_at = out.buf.len();
             out.buf.extend_from_slice(&[0; 4]);
-            if lk == b"href" {
+            if *lk == b"href" {
                 push_href(&mut out.buf, v);
             } else {
                 out.buf.extend_from_slice(v);

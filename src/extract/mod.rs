@@ -667,11 +667,14 @@ fn closed(blog: Option<&jsonld::LiveBlog>, raw: &str, now: DateTime<Utc>) -> Opt
             return Some(Closed::CoverageEnd(end));
         }
     }
-    // One case-insensitive pass over the page: lowercasing a 1 MB page and searching it
-    // once per phrase cost about a fifth of a changed page's extraction.
-    for m in CLOSED_RE.find_iter(raw) {
+    // One pass over the page with its ASCII letters lowercased (same byte offsets): a
+    // Unicode lowercase copy searched once per phrase cost a fifth of a changed page's
+    // extraction, a `(?i)` regex alternation a tenth, an ASCII-case-insensitive
+    // automaton (no SIMD prefilter) a sixth; this, a few hundred µs per MiB.
+    let lower = raw.as_bytes().to_ascii_lowercase();
+    for m in CLOSED_AC.find_iter(&lower) {
         if in_visible_text(raw, m.start()) {
-            let found = m.as_str().to_lowercase();
+            let found = raw[m.start()..m.end()].to_lowercase();
             let phrase = CLOSED_PHRASES.iter().find(|p| **p == found);
             return Some(Closed::Phrase(phrase.map_or(found, |p| p.to_string())));
         }
@@ -679,10 +682,31 @@ fn closed(blog: Option<&jsonld::LiveBlog>, raw: &str, now: DateTime<Utc>) -> Opt
     None
 }
 
-/// [`CLOSED_PHRASES`] as one case-insensitive alternation.
-static CLOSED_RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-    let alternatives: Vec<String> = CLOSED_PHRASES.iter().map(|p| regex::escape(p)).collect();
-    regex::Regex::new(&format!("(?i){}", alternatives.join("|"))).expect("escaped literals")
+/// [`CLOSED_PHRASES`] as one automaton over the ASCII-lowercased page; a phrase with
+/// accented letters ("terminé") also with those in uppercase ("terminÉ"), so a heading
+/// in capitals is found too. Leftmost-first, in table order, as a regex alternation.
+static CLOSED_AC: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    let mut patterns: Vec<String> = Vec::new();
+    for p in CLOSED_PHRASES {
+        patterns.push(p.to_string());
+        if !p.is_ascii() {
+            patterns.push(
+                p.chars()
+                    .map(|c| {
+                        if c.is_ascii() {
+                            c
+                        } else {
+                            c.to_uppercase().next().unwrap_or(c)
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(patterns)
+        .expect("literal phrases")
 });
 
 /// Is byte `at` inside a text node (not a tag, attribute, script or style)?

@@ -310,7 +310,7 @@ mod imp {
                     Ok(Fetched::Page(Response {
                         final_url,
                         len: body.len(),
-                        hash: *blake3::hash(&body).as_bytes(),
+                        hash: crate::fetch::body_hash(&body),
                         body,
                         content_type: Some("text/html; charset=utf-8".into()),
                         validators: Validators::default(),

@@ -211,3 +211,41 @@ fn asset_links_do_not_count_but_other_links_do() {
         "<link rel=canonical href=/a?v=2><p>x</p>",
     );
 }
+
+#[test]
+fn the_prefilters_pass_every_form_the_patterns_drop_and_few_others() {
+    use super::{may_be_counter, may_be_time};
+    for t in [
+        "Updated 3 min ago",
+        "3 mins\nago",
+        "5\u{a0}minutes\u{a0}ago",
+        "2 HOURS AGO",
+        "just now, 1 update",
+        "vor 5 Minuten",
+        "il y a 3 min",
+        "hace 2 horas",
+        "5 minuti fa",
+    ] {
+        assert!(may_be_time(t.as_bytes()), "{t:?}");
+    }
+    // Words that only contain the pattern's words: no regex run (nothing is dropped).
+    for t in ["April 5", "Chicago 2024", "12 facts", "until 2025", "ago2"] {
+        assert!(!may_be_time(t.as_bytes()), "{t:?}");
+    }
+    for t in [
+        "12 comments",
+        "1,204 Comments",
+        "1.2k shares",
+        "3 M views",
+        "5\u{a0}likes",
+    ] {
+        assert!(may_be_counter(t.as_bytes()), "{t:?}");
+    }
+    for t in ["looks like 5 people", "a view of 2024", "shared by 3"] {
+        assert!(!may_be_counter(t.as_bytes()), "{t:?}");
+    }
+    // Whatever a prefilter says, the result is as the diff sees it.
+    same("<p>x 3 min ago</p>", "<p>x 9 min ago</p>");
+    differ("<p>April 5</p>", "<p>April 6</p>");
+    same("<p>News 12 comments</p>", "<p>News 1,204 comments</p>");
+}

@@ -481,7 +481,7 @@ fn task(store: &Store) -> BlogTask {
 fn page(body: Vec<u8>) -> Fetched {
     Fetched::Page(Response {
         final_url: URL.into(),
-        hash: *blake3::hash(&body).as_bytes(),
+        hash: livewatch::fetch::body_hash(&body),
         len: body.len(),
         body,
         content_type: Some(CT.into()),
