@@ -913,10 +913,13 @@ fn attributes<'a>(
 
 /// Where `</name` (any case, followed by whitespace, `/` or `>`) starts from `at`.
 fn find_end_tag(b: &[u8], at: usize, name: &[u8]) -> Option<usize> {
-    let finder = memmem::Finder::new(b"</");
     let mut from = at;
-    while let Some(p) = finder.find(&b[from..]) {
+    while let Some(p) = memchr::memchr(b'<', &b[from..]) {
         let s = from + p;
+        if b.get(s + 1) != Some(&b'/') {
+            from = s + 1;
+            continue;
+        }
         let after = s + 2;
         let e = after + name.len();
         if e <= b.len()
