@@ -344,6 +344,7 @@ impl BlogTask {
                     fetched,
                     feed: None,
                     fingerprint: None,
+                    look: false,
                 };
                 self.handle_with(blog, src, at).await
             }
@@ -362,6 +363,7 @@ impl BlogTask {
             fetched,
             feed,
             fingerprint: known_fp,
+            look,
         } = src;
         let result = match fetched {
             Ok(Fetched::NotModified) => {
@@ -374,7 +376,7 @@ impl BlogTask {
                     known_fp.unwrap_or_else(|| self.fingerprint_of(&resp, feed.is_some()))
                 });
                 match verdict {
-                    Verdict::Parse => self.process(blog, resp, fp, feed, at).await,
+                    Verdict::Parse => self.process(blog, resp, fp, feed, look, at).await,
                     Verdict::SameBody | Verdict::NotModified => {
                         tracing::debug!(blog = %self.watch.url, "body unchanged");
                         metrics.unchanged();
@@ -600,13 +602,16 @@ impl BlogTask {
         }
     }
 
-    /// Extract, decide and store a changed body, on the blocking pool.
+    /// Extract, decide and store a changed body, on the blocking pool. With `look`, the
+    /// parse also looks for an embedded vendor feed; when there is one, the feed is
+    /// fetched and processed instead of the page.
     async fn process(
         &self,
         blog: BlogRow,
         resp: Response,
         fp: Option<Fingerprint>,
         feed: Option<Feed>,
+        look: bool,
         at: chrono::DateTime<Utc>,
     ) -> PollResult {
         if feed.is_none() {
@@ -616,14 +621,9 @@ impl BlogTask {
         let problem_after = self.shared.problem_after;
         let store = self.shared.store.clone();
         // One page parsed per core at a time; the others wait here with only their body.
-        let _parsing = self.shared.parsing.clone().acquire_owned().await;
+        let parsing = self.shared.parsing.clone().acquire_owned().await;
         let deferred = self.take_deferred();
         let r = tokio::task::spawn_blocking(move || {
-            let known = if blog.baseline_done {
-                store.known_posts(blog.id)?
-            } else {
-                Vec::new()
-            };
             let page = Page {
                 url: &resp.final_url,
                 body: &resp.body,
@@ -633,9 +633,24 @@ impl BlogTask {
             let started = std::time::Instant::now();
             let extraction = match &feed {
                 Some(f) => f.extract(&resp.body),
+                None if look => match extract::extract_looking(&page, &watch.strategy) {
+                    (_, Some(found)) => {
+                        // Followed instead of the page: only the checks so far are written.
+                        if let Some(d) = deferred {
+                            d.write(&store, blog.id)?;
+                        }
+                        return Ok(Processed::Embeds(found, Box::new((blog, resp, fp))));
+                    }
+                    (extraction, None) => extraction,
+                },
                 None => extract::extract(&page, &watch.strategy),
             };
             crate::metrics::global().parse_time(started.elapsed());
+            let known = if blog.baseline_done {
+                store.known_posts(blog.id)?
+            } else {
+                Vec::new()
+            };
             let ctx = Context {
                 watch: &watch,
                 routes: &routes,
@@ -659,11 +674,25 @@ impl BlogTask {
             drop((extraction, known, resp));
             super::release_memory();
             let state = apply(&store, blog.id, deferred, &outcome, at)?;
-            Ok::<_, StoreError>((outcome, state))
+            Ok::<_, StoreError>(Processed::Done(Box::new((outcome, state))))
         })
         .await;
+        drop(parsing);
         let r = match r {
-            Ok(r) => r,
+            Ok(Ok(Processed::Embeds(found, page))) => {
+                let (blog, resp, fp) = *page;
+                return match self.follow(found).await {
+                    Some(src) => Box::pin(self.handle_with(blog, src, at)).await,
+                    None => Box::pin(self.process(blog, resp, fp, None, false, at)).await,
+                };
+            }
+            Ok(Ok(Processed::Done(done))) => {
+                if look {
+                    self.embeds_none();
+                }
+                Ok(*done)
+            }
+            Ok(Err(e)) => Err(e),
             Err(e) => {
                 // A panic in an extractor must not take the daemon down: report it.
                 *self.lock_state() = None;
@@ -692,6 +721,15 @@ impl BlogTask {
         }
         self.finish(r)
     }
+}
+
+/// What the blocking step of [`BlogTask::process`] came to.
+enum Processed {
+    /// Decided and written: the outcome and the state read back.
+    Done(Box<(Outcome, (BlogRow, bool))>),
+    /// The page embeds this vendor feed (nothing decided): the page's row, body and
+    /// fingerprint, to read the page after all if the feed fails.
+    Embeds(Feed, Box<(BlogRow, Response, Option<Fingerprint>)>),
 }
 
 /// Write what a poll came to, after the deferred checks, and read the blog's state back:

@@ -323,19 +323,45 @@ pub fn extract_unclocked(page: &Page<'_>, strategy: &Strategy) -> Extraction {
     extract_at(page, strategy, None)
 }
 
+/// [`extract`], unless the page embeds a vendor feed ([`vendor::discover`], on the same
+/// parse; only when its bytes name a vendor and the strategy is automatic): then that
+/// feed, which the daemon follows instead of the page, and an empty extraction.
+pub(crate) fn extract_looking(
+    page: &Page<'_>,
+    strategy: &Strategy,
+) -> (Extraction, Option<vendor::Feed>) {
+    extract_parsed(page, strategy, Some(page.fetched_at), true)
+}
+
 fn extract_at(
     page: &Page<'_>,
     strategy: &Strategy,
     fetched_at: Option<DateTime<Utc>>,
 ) -> Extraction {
+    extract_parsed(page, strategy, fetched_at, false).0
+}
+
+fn extract_parsed(
+    page: &Page<'_>,
+    strategy: &Strategy,
+    fetched_at: Option<DateTime<Utc>>,
+    look: bool,
+) -> (Extraction, Option<vendor::Feed>) {
     let text = decode::decode(page.body, page.content_type);
     let doc = Html::parse_document(&depth::bound(&text));
+    if look && *strategy == Strategy::Auto && vendor::mentioned(page.body) {
+        crate::metrics::global().vendor_look();
+        if let Some(feed) = vendor::discover(&doc, &text, page.url) {
+            // The feed is read instead of the page: no extraction of the page.
+            return (Extraction::default(), Some(feed));
+        }
+    }
     let mut out = extract_doc(&doc, &text, page, strategy, fetched_at);
     if out.posts.is_empty() {
         // Say why the page is empty: a vendor embed, posts rendered in the browser.
         out.attempts.extend(vendor::diagnose(&doc, &text, page.url));
     }
-    out
+    (out, None)
 }
 
 fn host_of(url: &str) -> Option<String> {

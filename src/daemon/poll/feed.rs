@@ -3,7 +3,7 @@
 
 use super::BlogTask;
 use crate::config::FetchMode;
-use crate::extract::vendor::{self, Feed};
+use crate::extract::vendor::Feed;
 use crate::extract::Strategy;
 use crate::fetch::{FetchError, Fetched};
 use crate::fingerprint::Fingerprint;
@@ -27,6 +27,9 @@ pub(super) struct Source {
     pub(super) fetched: Result<Fetched, FetchError>,
     pub(super) feed: Option<Feed>,
     pub(super) fingerprint: Option<Option<Fingerprint>>,
+    /// The page is to be parsed with a look for an embedded vendor feed (a page fetched
+    /// for an automatic watch; not a replayed one).
+    pub(super) look: bool,
 }
 
 impl Source {
@@ -35,6 +38,7 @@ impl Source {
             fetched,
             feed: None,
             fingerprint: None,
+            look: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Source {
             fetched,
             feed: None,
             fingerprint: Some(fp),
+            look: false,
         }
     }
 }
@@ -53,9 +58,10 @@ impl BlogTask {
     /// page embeds a feed livewatch reads (automatic extraction only), that feed from
     /// then on. A failing feed falls back to the page (and is looked for again there);
     /// every [`PAGE_RECHECK`] polls the page is read again. A `fetch = "browser"` watch
-    /// reads the rendered page every time. A page is parsed to look for a feed only when
-    /// its content fingerprint differs from the last parsed page's (it is parsed then
-    /// anyway) and it names a vendor: noise alone costs no look.
+    /// reads the rendered page every time. The look for a feed is part of the page's
+    /// parse ([`crate::extract::extract_looking`]; only when the page names a vendor),
+    /// so noise alone, which is not parsed, costs no look; a page parsed for news is
+    /// parsed once, not once to look and once to extract.
     pub(super) async fn fetch_source(&self, blog: &BlogRow) -> Source {
         let validators = &blog.validators;
         let fetcher = &self.shared.fetcher;
@@ -81,6 +87,7 @@ impl BlogTask {
                         fetched: r,
                         feed: Some(feed.clone()),
                         fingerprint: None,
+                        look: false,
                     }
                 }
                 Err(e) => {
@@ -104,36 +111,54 @@ impl BlogTask {
         if fp.is_some() && fp == blog.content_fp {
             return Source::seen(page, fp);
         }
-        let found = if vendor::mentioned(&resp.body) {
-            crate::metrics::global().vendor_look();
-            crate::fetch::feed::follow(fetcher, resp, chrono::Utc::now()).await
-        } else {
-            None
-        };
-        let Some((feed, r)) = found else {
-            if let Some(old) = self.feed().feed.take() {
-                tracing::info!(blog = %url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
-            }
-            return Source::seen(page, fp);
-        };
+        // It is parsed: the extraction looks for an embedded feed on the same parse.
+        Source {
+            fetched: page,
+            feed: None,
+            fingerprint: Some(fp),
+            look: true,
+        }
+    }
+
+    /// The page parsed for a poll embeds `found`: follow it from now on, and fetch it for
+    /// this poll (`None` when its fetch failed: the page is read instead).
+    pub(super) async fn follow(&self, found: Feed) -> Option<Source> {
+        let url = &self.watch.url;
+        let r = self
+            .shared
+            .fetcher
+            .fetch(&found.url, &crate::fetch::Validators::default())
+            .await;
         match r {
-            Ok(_) => {
+            Ok(ref fetched) => {
+                if let Fetched::Page(resp) = fetched {
+                    crate::metrics::global().bytes(resp.len);
+                }
                 let mut f = self.feed();
-                if f.feed.as_ref() != Some(&feed) {
-                    tracing::info!(blog = %url, feed = %feed.url, "the page embeds a {} live blog: following its feed instead of the page", feed.vendor.name());
+                if f.feed.as_ref() != Some(&found) {
+                    tracing::info!(blog = %url, feed = %found.url, "the page embeds a {} live blog: following its feed instead of the page", found.vendor.name());
                 }
-                f.feed = Some(feed.clone());
+                f.feed = Some(found.clone());
+                f.polls = 0;
                 drop(f);
-                Source {
+                Some(Source {
                     fetched: r,
-                    feed: Some(feed),
+                    feed: Some(found),
                     fingerprint: None,
-                }
+                    look: false,
+                })
             }
             Err(e) => {
-                tracing::warn!(blog = %url, feed = %feed.url, "the page embeds a {} live blog, but its feed failed ({}): reading the page", feed.vendor.name(), e.detail());
-                Source::seen(page, fp)
+                tracing::warn!(blog = %url, feed = %found.url, "the page embeds a {} live blog, but its feed failed ({}): reading the page", found.vendor.name(), e.detail());
+                None
             }
+        }
+    }
+
+    /// The page was parsed and embeds no feed: stop following the one followed, if any.
+    pub(super) fn embeds_none(&self) {
+        if let Some(old) = self.feed().feed.take() {
+            tracing::info!(blog = %self.watch.url, feed = %old.url, "the page no longer embeds the {} live blog: reading the page", old.vendor.name());
         }
     }
 
