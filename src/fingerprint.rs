@@ -30,10 +30,14 @@ use memchr::memmem;
 
 use crate::extract::Strategy;
 
-/// Bumped whenever what the fingerprint covers changes.
-pub const VERSION: u32 = 1;
+/// Bumped whenever what the fingerprint covers changes, or how it is hashed (2: the
+/// normalised stream by xxh3-128 and its length, no longer blake3).
+pub const VERSION: u32 = 2;
 
-/// A page's content fingerprint.
+/// A page's content fingerprint: xxh3-128 of the normalised stream, its length and a
+/// tag. Not a cryptographic hash: equal fingerprints stand for equal content against
+/// chance, not against someone who controls part of the page and wants a change of the
+/// rest missed (they would have to foresee that change).
 pub type Fingerprint = [u8; 32];
 
 /// Markers of the script state blobs that extractors read (`window.__APOLLO_STATE__` on
@@ -97,11 +101,13 @@ pub fn fingerprint(
         attrs: Vec::with_capacity(16),
         lower: Vec::with_capacity(32),
     };
-    s.out.h.update(key);
-    s.out.h.update(url.as_bytes());
-    s.out.h.update(b"\0");
-    s.out.h.update(content_type.unwrap_or("").as_bytes());
-    s.out.h.update(b"\0");
+    s.out.buf.extend_from_slice(key);
+    s.out.buf.extend_from_slice(url.as_bytes());
+    s.out.buf.push(b'\0');
+    s.out
+        .buf
+        .extend_from_slice(content_type.unwrap_or("").as_bytes());
+    s.out.buf.push(b'\0');
     s.scan(body)?;
     Some(s.out.finish())
 }
@@ -339,7 +345,9 @@ const DROPPED: u8 = 0x01;
 
 /// The normalised stream, hashed in blocks.
 struct Out {
-    h: blake3::Hasher,
+    h: xxhash_rust::xxh3::Xxh3,
+    /// Bytes hashed so far.
+    len: u64,
     buf: Vec<u8>,
     /// A whitespace run waits to be written as one space.
     space: bool,
@@ -353,7 +361,8 @@ struct Out {
 impl Out {
     fn new() -> Self {
         Out {
-            h: blake3::Hasher::new(),
+            h: xxhash_rust::xxh3::Xxh3::new(),
+            len: 0,
             buf: Vec::with_capacity(64 * 1024),
             space: false,
             word: false,
@@ -364,9 +373,15 @@ impl Out {
     #[inline]
     fn maybe_flush(&mut self) {
         if self.buf.len() >= 60 * 1024 && self.pending.is_none() {
-            self.h.update(&self.buf);
-            self.buf.clear();
+            self.hash_buf();
         }
+    }
+
+    /// Hash what is in `buf` and empty it.
+    fn hash_buf(&mut self) {
+        self.h.update(&self.buf);
+        self.len += self.buf.len() as u64;
+        self.buf.clear();
     }
 
     /// Settle a pending drop once the next text byte is known (`None`: the end).
@@ -399,9 +414,9 @@ impl Out {
         self.token(b"\x02");
         self.buf.extend_from_slice(&(t.len() as u64).to_le_bytes());
         if self.buf.len() + t.len() > 60 * 1024 && self.pending.is_none() {
-            self.h.update(&self.buf);
-            self.buf.clear();
+            self.hash_buf();
             self.h.update(t);
+            self.len += t.len() as u64;
         } else {
             self.buf.extend_from_slice(t);
         }
@@ -526,8 +541,12 @@ impl Out {
 
     fn finish(mut self) -> Fingerprint {
         self.settle(false);
-        self.h.update(&self.buf);
-        *self.h.finalize().as_bytes()
+        self.hash_buf();
+        let mut fp = [0u8; 32];
+        fp[..16].copy_from_slice(&self.h.digest128().to_le_bytes());
+        fp[16..24].copy_from_slice(&self.len.to_le_bytes());
+        fp[24..].copy_from_slice(b"lw-fp-x3");
+        fp
     }
 }
 
