@@ -311,8 +311,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// glibc gives every thread its own malloc arena (up to 8 per core) and keeps their memory
 /// after a burst of page parsing: with 10,000 blogs the daemon stayed at 4.3 GiB resident
-/// after a start-up burst (docs/performance.md). Two arenas cost little contention on a
-/// small machine. `MALLOC_ARENA_MAX` in the environment still wins.
+/// after a start-up burst (docs/performance.md). One arena: with two, 10,000 blogs peaked
+/// ~10 MiB higher (146 vs 136 MiB; the second arena's free pages sit beside the first's)
+/// and no CPU cost of the shared arena showed ("Issue 17, memory" in docs/performance.md).
+/// `MALLOC_ARENA_MAX` in the environment still wins.
 ///
 /// The mmap threshold is left to glibc: fixing it at 256 KiB (`MALLOC_MMAP_THRESHOLD_=262144`,
 /// so that bodies and DOM vectors are unmapped when freed) cut the 100-blog steady-state
@@ -324,7 +326,7 @@ fn limit_malloc_arenas() {
         // SAFETY: mallopt only sets an allocator tunable; called before any other thread
         // of ours exists.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod delivery;
 pub mod leases;
 pub(crate) mod outcome;
 pub mod pace;
+pub mod parsing;
 pub mod poll;
 pub(crate) mod schedule;
 pub(crate) mod supervisor;
@@ -37,9 +38,9 @@ pub struct Shared {
     pub committed: watch::Sender<i64>,
     pub health: Arc<Health>,
     pub problem_after: u32,
-    /// Pages being extracted at once: one per core. A changed page is parsed into a DOM
-    /// several times its size; without a bound, a burst of polls holds them all at once.
-    pub parsing: Arc<tokio::sync::Semaphore>,
+    /// Pages being extracted at once (one per core: a changed page is parsed into a DOM
+    /// several times its size) and the short queue before them (see [`parsing`]).
+    pub parsing: parsing::Parsing,
     /// Polls under way at once, from the request to the stored result: bounds the pages
     /// held in memory when polls come faster than they can be parsed (they then wait
     /// before fetching, with nothing in hand, and the intervals stretch).
@@ -54,12 +55,6 @@ pub struct Shared {
 /// the fetch timeout) do not hold up the rest, yet a bounded number of pages in memory.
 pub fn in_hand_permits() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(64))
-}
-
-/// Permits for [`Shared::parsing`]: the number of cores.
-pub fn parse_permits() -> Arc<tokio::sync::Semaphore> {
-    let n = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(tokio::sync::Semaphore::new(n))
 }
 
 /// The window over which the first polls of `blogs` blogs are spread: 10 ms a blog, at
@@ -113,7 +108,7 @@ impl Shared {
             committed: watch::channel(last).0,
             health: Arc::new(Health::default()),
             problem_after,
-            parsing: parse_permits(),
+            parsing: parsing::Parsing::per_core(),
             in_hand: in_hand_permits(),
             blogs: Default::default(),
             leases: None,
@@ -238,7 +233,7 @@ fn spawn_blog(
     routes: &Arc<Vec<Route>>,
 ) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    let task = poll::BlogTask::new(shared.clone(), w, routes.clone());
+    let task = Box::new(poll::BlogTask::new(shared.clone(), w, routes.clone()));
     (tx, tokio::spawn(task.run(rx)))
 }
 

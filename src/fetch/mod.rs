@@ -560,9 +560,21 @@ async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Vec<u8>, R
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(ReadError::TooLarge);
     }
-    // The chunks are kept and put together once, at the final size: a body of unknown
-    // length grown by doubling held up to twice its size (up to 64 bodies wait for a
-    // parse at once) and was copied about twice over.
+    // With a stated length (an uncompressed response) each chunk goes straight into a
+    // buffer of that size and is let go: the body is held once, not twice.
+    if let Some(n) = resp.content_length() {
+        let mut body = Vec::with_capacity(n as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
+            if (body.len() + chunk.len()) as u64 > cap {
+                return Err(ReadError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        return Ok(body);
+    }
+    // Otherwise the chunks are kept and put together once, at the final size: a body of
+    // unknown length grown by doubling held up to twice its size and was copied about
+    // twice over.
     let mut chunks = Vec::new();
     let mut len = 0u64;
     while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {

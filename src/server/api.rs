@@ -815,7 +815,7 @@ async fn check(
             ))
         }
     };
-    let permit = state.api.shared.parsing.clone().acquire_owned().await;
+    let permit = state.api.shared.parsing.permit().await;
     let ex = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let p = crate::extract::Page {
