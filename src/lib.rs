@@ -52,8 +52,10 @@
 //! - [`daemon`]: the running parts: [`daemon::poll`] (a blog's poll loop: the I/O of a
 //!   poll; [`daemon::poll::feed`]: which source it fetches, page or vendor feed),
 //!   [`daemon::outcome`] (the pure step of a poll: what was seen → what to write and tell),
-//!   [`daemon::pace`] (adaptive intervals, closing, retiring), [`daemon::schedule`]
-//!   (jitter, and the one `Backoff` of polls and deliveries), [`daemon::delivery`] (outbox
+//!   [`daemon::pace`] (adaptive intervals, closing, retiring), [`daemon::parsing`] (one
+//!   page parsed per core, and polls that will parse held back while bodies queue),
+//!   [`daemon::schedule`] (jitter, and the one `Backoff` of polls and deliveries),
+//!   [`daemon::delivery`] (outbox
 //!   → notifier workers, retries, bursts), [`daemon::watches`] (watches added through the
 //!   API, run beside the config's), [`daemon::leases`] (with PostgreSQL: which blogs this
 //!   instance holds, claimed, renewed and released), [`daemon::supervisor`] (systemd notify and watchdog).
