@@ -19,6 +19,11 @@ pub(crate) async fn follow(
         content_type: page.content_type.as_deref(),
         fetched_at: at,
     })?;
-    let r = fetcher.fetch(&feed.url, &Validators::default()).await;
+    let r = fetch_feed(fetcher, &feed).await;
     Some((feed, r))
+}
+
+/// Fetch `feed` (unconditionally: its validators are not the page's).
+pub(crate) async fn fetch_feed(fetcher: &Fetcher, feed: &Feed) -> Result<Fetched, FetchError> {
+    fetcher.fetch(&feed.url, &Validators::default()).await
 }

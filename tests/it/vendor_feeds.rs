@@ -304,3 +304,59 @@ fn check_names_a_vendor_embed_without_a_public_feed() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn a_page_whose_embedded_feed_fails_is_read_itself() {
+    let server = PageServer::start();
+    // The plugin's settings, and the posts in the page's own JSON-LD.
+    let page = format!(
+        r##"<!doctype html><html><head><title>Live: floods</title>
+<script type="application/ld+json">{{"@context":"https://schema.org","@type":"LiveBlogPosting","headline":"Live: floods","liveBlogUpdate":[
+{{"@type":"BlogPosting","@id":"#p2","headline":"Rivers rise","datePublished":"2026-11-30T10:05:00Z","articleBody":"The river is two metres above normal."}},
+{{"@type":"BlogPosting","@id":"#p1","headline":"Warning issued","datePublished":"2026-11-30T10:00:00Z","articleBody":"A flood warning is in force for the valley."}}]}}</script>
+</head><body><h1>Live: floods</h1>
+<script>var liveblog_settings = {{"permalink":"{p}","post_id":"78","use_rest_api":"1","endpoint_url":"{e}","key":"liveblog"}};</script>
+<div id="wpcom-liveblog-container" class="78"></div></body></html>"##,
+        p = server.url("/live/").replace('/', "\\/"),
+        e = server.url("/wp-json/liveblog/v1/78/").replace('/', "\\/"),
+    );
+    server.set("/live/", Reply::html(page));
+    let feed = "/wp-json/liveblog/v1/78/get-entries/1/0";
+    server.set(
+        feed,
+        Reply {
+            status: 500,
+            headers: vec![],
+            body: b"down".to_vec(),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page_url = server.url("/live/");
+    let cfg = write_config(dir.path(), &config(&page_url));
+    let out = dir.path().join("events.jsonl");
+    let state = dir.path().join("state");
+    let mut d = run_daemon(&cfg, &state, &out);
+    let status = || {
+        statuses(&state)
+            .remove(&page_url)
+            .map(|v| v["status"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || status()
+            .starts_with("ok: 2 posts")),
+        "status {:?}\n{}",
+        status(),
+        dump(&out)
+    );
+    stop_daemon(&mut d, &out);
+    assert!(
+        !server.requests(feed).is_empty(),
+        "the feed was never tried"
+    );
+    assert!(
+        log_of(&out).contains("but its feed failed"),
+        "{}",
+        log_of(&out)
+    );
+}

@@ -124,11 +124,7 @@ impl BlogTask {
     /// this poll (`None` when its fetch failed: the page is read instead).
     pub(super) async fn follow(&self, found: Feed) -> Option<Source> {
         let url = &self.watch.url;
-        let r = self
-            .shared
-            .fetcher
-            .fetch(&found.url, &crate::fetch::Validators::default())
-            .await;
+        let r = crate::fetch::feed::fetch_feed(&self.shared.fetcher, &found).await;
         match r {
             Ok(ref fetched) => {
                 if let Fetched::Page(resp) = fetched {
