@@ -26,6 +26,14 @@ fn config(url: &str) -> String {
     )
 }
 
+/// The daemon's status line for the blog at `url` ("" before its first poll).
+fn blog_status(state: &std::path::Path, url: &str) -> String {
+    statuses(state)
+        .remove(url)
+        .map(|v| v["status"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
 /// (kind, post id) of the post events so far.
 fn kinds(out: &std::path::Path) -> Vec<(String, String)> {
     read_jsonl(out)
@@ -55,12 +63,7 @@ fn run_steps(
     let out = dir.path().join("events.jsonl");
     let state = dir.path().join("state");
     let mut d = run_daemon(&cfg, &state, &out);
-    let status = || {
-        statuses(&state)
-            .remove(page_url)
-            .map(|v| v["status"].as_str().unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let status = || blog_status(&state, page_url);
     let want = format!("ok: 3 posts ({extractor} feed)");
     assert!(
         wait_for(Duration::from_secs(30), || status() == want),
@@ -283,12 +286,7 @@ fn check_names_a_vendor_embed_without_a_public_feed() {
     let out = dir.path().join("events.jsonl");
     let state = dir.path().join("state");
     let mut d = run_daemon(&cfg, &state, &out);
-    let status = || {
-        statuses(&state)
-            .remove(&url)
-            .map(|v| v["status"].as_str().unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let status = || blog_status(&state, &url);
     assert!(
         wait_for(Duration::from_secs(30), || status().contains("Tickaroo")),
         "{}\n{}",
@@ -336,12 +334,7 @@ fn a_page_whose_embedded_feed_fails_is_read_itself() {
     let out = dir.path().join("events.jsonl");
     let state = dir.path().join("state");
     let mut d = run_daemon(&cfg, &state, &out);
-    let status = || {
-        statuses(&state)
-            .remove(&page_url)
-            .map(|v| v["status"].as_str().unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let status = || blog_status(&state, &page_url);
     assert!(
         wait_for(Duration::from_secs(30), || status()
             .starts_with("ok: 2 posts")),
