@@ -30,6 +30,12 @@ use memchr::memmem;
 
 use crate::extract::Strategy;
 
+pub use crate::markup::STATE_MARKERS;
+use crate::markup::{
+    attributes, comment_end, find_end_tag, hides_markup, is_ws, javascript, raw_text, skip_to_gt,
+    state_blob,
+};
+
 /// Bumped whenever what the fingerprint covers changes, or how it is hashed (2: the
 /// normalised stream by xxh3-128 and its length, no longer blake3).
 pub const VERSION: u32 = 2;
@@ -39,18 +45,6 @@ pub const VERSION: u32 = 2;
 /// chance, not against someone who controls part of the page and wants a change of the
 /// rest missed (they would have to foresee that change).
 pub type Fingerprint = [u8; 32];
-
-/// Markers of the script state blobs that extractors read (`window.__APOLLO_STATE__` on
-/// CNN): a script whose text holds one of them is hashed whole. Kept in step with
-/// `src/extract` by a test that looks for such names there.
-pub const STATE_MARKERS: &[&str] = &[
-    "__APOLLO_STATE__",
-    "__NEXT_DATA__",
-    "__NUXT__",
-    "__INITIAL_STATE__",
-    "__PRELOADED_STATE__",
-    "__INITIAL_DATA__",
-];
 
 /// Query parameters that only track the reader or bust caches, dropped from `href`s.
 const TRACKING_PARAMS: &[&str] = &[
@@ -213,56 +207,6 @@ pub fn attribute_read(name: &[u8], all_attrs: bool) -> bool {
     static WORDS: LazyLock<AhoCorasick> =
         LazyLock::new(|| AhoCorasick::new(READ).expect("literal words"));
     rest.ends_with(b"id") || WORDS.is_match(rest)
-}
-
-/// Elements whose content is raw text (not markup) in the HTML tokenizer, and whether
-/// that text counts.
-fn raw_text(name: &[u8]) -> Option<bool> {
-    match name {
-        b"style" => Some(false),
-        b"title" | b"textarea" | b"noscript" | b"iframe" | b"noembed" | b"noframes" | b"xmp" => {
-            Some(true)
-        }
-        _ => None,
-    }
-}
-
-/// Is `ty` (a `<script type>`, trimmed, lowercase) JavaScript?
-fn javascript(ty: &[u8]) -> bool {
-    let ty = ty.split(|&b| b == b';').next().unwrap_or(ty);
-    let ty = trim(ty);
-    ty.is_empty()
-        || ty == b"module"
-        || matches!(
-            ty,
-            b"text/javascript"
-                | b"application/javascript"
-                | b"application/x-javascript"
-                | b"text/ecmascript"
-                | b"application/ecmascript"
-                | b"text/jscript"
-                | b"text/livescript"
-                | b"text/x-javascript"
-                | b"text/x-ecmascript"
-                | b"text/javascript1.0"
-                | b"text/javascript1.1"
-                | b"text/javascript1.2"
-                | b"text/javascript1.3"
-                | b"text/javascript1.4"
-                | b"text/javascript1.5"
-                | b"text/jsx"
-        )
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !is_ws(*c)).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !is_ws(*c)).map_or(s, |e| e + 1);
-    &b[s..e]
-}
-
-#[inline]
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
 }
 
 /// A byte that may be part of a word for the diff's `\b` (any non-ASCII byte counts).
@@ -667,18 +611,7 @@ impl<'a> Scanner<'a> {
     fn markup_declaration(&mut self, b: &'a [u8], at: usize) -> usize {
         let rest = &b[at..];
         if rest.starts_with(b"--") {
-            let body = at + 2;
-            // `<!-->` and `<!--->` end at once.
-            if b[body..].starts_with(b">") {
-                return body + 1;
-            }
-            if b[body..].starts_with(b"->") {
-                return body + 2;
-            }
-            let end = memmem::find(&b[body..], b"-->").map_or(b.len(), |e| body + e + 3);
-            // `--!>` also ends a comment.
-            let bang = memmem::find(&b[body..end.min(b.len())], b"--!>").map(|e| body + e + 4);
-            return bang.map_or(end, |x| x.min(end));
+            return comment_end(b, at + 2);
         }
         if rest.starts_with(b"[CDATA[") {
             let body = at + 7;
@@ -788,11 +721,8 @@ impl<'a> Scanner<'a> {
         let content = &b[at..end];
         // `<!--` … `<script` in a script: the tokenizer's escaped states may end the
         // script later than the first `</script>`; don't guess.
-        if let Some(c) = memmem::find(content, b"<!--") {
-            let after = &content[c..];
-            if after.len() >= 7 && after.windows(7).any(|w| w.eq_ignore_ascii_case(b"<script")) {
-                return None;
-            }
+        if hides_markup(content) {
+            return None;
         }
         let data = ty.as_deref().is_some_and(|t| !javascript(t));
         if data || state_blob(content) {
@@ -851,106 +781,6 @@ fn cmp_lower(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.iter()
         .map(u8::to_ascii_lowercase)
         .cmp(b.iter().map(u8::to_ascii_lowercase))
-}
-
-fn state_blob(content: &[u8]) -> bool {
-    let finder = memmem::Finder::new(b"__");
-    finder.find_iter(content).any(|p| {
-        STATE_MARKERS
-            .iter()
-            .any(|m| content[p..].starts_with(m.as_bytes()))
-    })
-}
-
-fn skip_to_gt(b: &[u8], at: usize) -> usize {
-    memchr::memchr(b'>', &b[at.min(b.len())..]).map_or(b.len(), |p| at + p + 1)
-}
-
-/// The attributes of a tag from `at` (after its name) to its `>`: (name, value) pairs.
-/// Returns where the tag ends and whether it was self-closing; `None` when the body ends
-/// inside the tag (the tokenizer drops it).
-fn attributes<'a>(
-    b: &'a [u8],
-    mut i: usize,
-    out: &mut Vec<(&'a [u8], &'a [u8])>,
-) -> Option<(usize, bool)> {
-    let n = b.len();
-    loop {
-        while i < n && (is_ws(b[i]) || b[i] == b'/') {
-            if b[i] == b'/' && b.get(i + 1) == Some(&b'>') {
-                return Some((i + 2, true));
-            }
-            i += 1;
-        }
-        if i >= n {
-            return None;
-        }
-        if b[i] == b'>' {
-            return Some((i + 1, false));
-        }
-        // Name: up to whitespace, `/`, `>` or `=` (a leading `=` belongs to the name).
-        let s = i;
-        i += 1;
-        while i < n && !is_ws(b[i]) && b[i] != b'/' && b[i] != b'>' && b[i] != b'=' {
-            i += 1;
-        }
-        let name = &b[s..i];
-        while i < n && is_ws(b[i]) {
-            i += 1;
-        }
-        if i < n && b[i] == b'=' {
-            i += 1;
-            while i < n && is_ws(b[i]) {
-                i += 1;
-            }
-            if i >= n {
-                return None;
-            }
-            match b[i] {
-                q @ (b'"' | b'\'') => {
-                    let vs = i + 1;
-                    let ve = memchr::memchr(q, &b[vs..]).map(|p| vs + p)?;
-                    out.push((name, &b[vs..ve]));
-                    i = ve + 1;
-                }
-                b'>' => {
-                    out.push((name, b""));
-                }
-                _ => {
-                    let vs = i;
-                    while i < n && !is_ws(b[i]) && b[i] != b'>' {
-                        i += 1;
-                    }
-                    out.push((name, &b[vs..i]));
-                }
-            }
-        } else {
-            out.push((name, b""));
-        }
-    }
-}
-
-/// Where `</name` (any case, followed by whitespace, `/` or `>`) starts from `at`.
-fn find_end_tag(b: &[u8], at: usize, name: &[u8]) -> Option<usize> {
-    let mut from = at;
-    while let Some(p) = memchr::memchr(b'<', &b[from..]) {
-        let s = from + p;
-        if b.get(s + 1) != Some(&b'/') {
-            from = s + 1;
-            continue;
-        }
-        let after = s + 2;
-        let e = after + name.len();
-        if e <= b.len()
-            && b[after..e].eq_ignore_ascii_case(name)
-            && b.get(e)
-                .is_none_or(|c| is_ws(*c) || *c == b'/' || *c == b'>')
-        {
-            return Some(s);
-        }
-        from = s + 2;
-    }
-    None
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! - [`fetch`]: HTTP with a body cap, conditional GET, per-host limits and slowdowns, errors
 //!   by class; [`fetch::feed`]: following the vendor feed a page embeds; [`fetch::browser`]:
 //!   the headless-Chromium fetcher (`fetch = "browser"`).
+//! - [`markup`]: byte-level HTML scanning (tags, raw text, comments) without a DOM, and the
+//!   page without its JavaScript and CSS for the lean parse.
 //! - [`fingerprint`]: the content fingerprint of a page in one pass over the bytes: equal
 //!   fingerprints, equal posts, so the page is not parsed.
 //! - [`extract`]: page bytes → posts (pure). Its parts:
@@ -89,6 +91,7 @@ pub mod diff;
 pub mod extract;
 pub mod fetch;
 pub mod fingerprint;
+pub mod markup;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -22,7 +22,7 @@ use regex::Regex;
 use scraper::{ElementRef, Html, Node};
 
 use super::heading::zone_note;
-use super::html_text::{clean_line, line_of, text_of, Text};
+use super::html_text::{clean_line, in_code, line_of, shown_text, text_of, Text};
 use super::layout::{beside_feed, describe, link_ratio, score, Candidate, Layout};
 use super::select::sel;
 use super::time::{parse_clock_prefix, parse_day, Clock};
@@ -75,7 +75,7 @@ pub(super) fn flat_feeds(doc: &Html, ctx: &Context) -> Vec<Candidate> {
 /// The first non-blank text inside an element (cheap test before the whole text is built).
 fn first_text(el: ElementRef<'_>) -> Option<&str> {
     el.descendants().find_map(|n| match n.value() {
-        Node::Text(t) if !t.trim().is_empty() => Some(&**t),
+        Node::Text(t) if !t.trim().is_empty() && !in_code(n) => Some(&**t),
         _ => None,
     })
 }
@@ -114,7 +114,7 @@ fn marker(el: ElementRef<'_>) -> Option<Kind> {
     if matches!(name, "div" | "li") && has_block_child(el) {
         return None;
     }
-    let len: usize = el.text().map(str::len).sum();
+    let len: usize = shown_text(el).map(str::len).sum();
     if len > 20_000 {
         return None;
     }
@@ -238,7 +238,7 @@ fn day_heading(el: ElementRef<'_>, reference: Option<NaiveDate>) -> Option<Naive
     if !(is_heading(name) || matches!(name, "p" | "div" | "strong" | "b" | "dt")) {
         return None;
     }
-    let len: usize = el.text().map(str::len).sum();
+    let len: usize = shown_text(el).map(str::len).sum();
     if len > 80 {
         return None;
     }
@@ -397,7 +397,7 @@ fn clock_posts(blocks: &[Block<'_>], ctx: &Context) -> Vec<Draft> {
                 days.push(*d);
             }
             Block::Content(e) => {
-                let line_len: usize = e.text().map(str::len).sum();
+                let line_len: usize = shown_text(*e).map(str::len).sum();
                 if line_len <= 120 {
                     if let Some(z) = zone_note(&line_of(*e)) {
                         // The note and what follows it belong to the page, not to this post.

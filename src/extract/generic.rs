@@ -13,7 +13,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use super::layout::{beside_feed, count_alnum, describe, link_ratio, score, Candidate};
 use super::select::sel;
 
-use super::html_text::{line_of, text_of, Text};
+use super::html_text::{line_of, shown_text, text_of, Text};
 pub(crate) use super::layout::Layout;
 use super::time::{is_relative, parse_clock_prefix, parse_date, parse_stamp};
 use super::{Context, Draft};
@@ -250,7 +250,7 @@ fn text_marks<'a>(
 ) -> Vec<(ElementRef<'a>, Option<DateTime<Utc>>)> {
     root.filter_map(|e| {
         // Cheap length check before the text is collected.
-        let len: usize = e.text().map(str::len).sum();
+        let len: usize = shown_text(e).map(str::len).sum();
         if len > 200 {
             return None;
         }
@@ -496,7 +496,7 @@ fn span<'a>(
 }
 
 fn text_len(e: ElementRef<'_>) -> usize {
-    e.text().map(|t| t.trim().len()).sum()
+    shown_text(e).map(|t| t.trim().len()).sum()
 }
 
 fn block_post(el: ElementRef<'_>, ctx: &Context) -> Draft {
@@ -667,8 +667,8 @@ fn post_id(el: ElementRef<'_>) -> Option<String> {
         .filter_map(ElementRef::wrap)
         .take(8)
         .find(|d| own(*d, false).is_some())?;
-    let whole: usize = el.text().map(str::len).sum();
-    let part: usize = inner.text().map(str::len).sum();
+    let whole: usize = shown_text(el).map(str::len).sum();
+    let part: usize = shown_text(inner).map(str::len).sum();
     (part * 10 >= whole * 8).then(|| own(inner, false).map(str::to_string))?
 }
 

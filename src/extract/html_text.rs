@@ -24,6 +24,27 @@ impl Text {
     }
 }
 
+/// The text of `el` as a reader sees it: its text nodes but those of scripts and styles.
+/// Length and ratio tests use it, so that the lean parse (which leaves JavaScript and CSS
+/// out of the tree, [`crate::markup::prune`]) gives the same answers.
+pub(crate) fn shown_text<'a>(el: ElementRef<'a>) -> impl Iterator<Item = &'a str> + 'a {
+    el.descendants().filter_map(|n| match n.value() {
+        Node::Text(t) if !in_code(n) => Some(&**t),
+        _ => None,
+    })
+}
+
+/// Whether the text node `n` is the content of a script or a style.
+pub(crate) fn in_code(n: ego_tree::NodeRef<'_, Node>) -> bool {
+    n.parent()
+        .and_then(|p| {
+            p.value()
+                .as_element()
+                .map(|e| matches!(e.name(), "script" | "style"))
+        })
+        .unwrap_or(false)
+}
+
 /// Elements whose whole subtree never is post text.
 fn is_skipped(name: &str) -> bool {
     matches!(

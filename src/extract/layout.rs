@@ -62,7 +62,7 @@ pub(super) fn link_ratio<'a>(els: impl Iterator<Item = ElementRef<'a>>) -> f64 {
         for edge in e.traverse() {
             match edge {
                 Edge::Open(n) => match n.value() {
-                    Node::Text(t) => {
+                    Node::Text(t) if !super::html_text::in_code(n) => {
                         let len = t.trim().len();
                         all += len;
                         if in_link > 0 {

@@ -59,6 +59,7 @@ mod select;
 pub(crate) mod time;
 pub(crate) mod vendor;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -348,17 +349,40 @@ fn extract_parsed(
     look: bool,
 ) -> (Extraction, Option<vendor::Feed>) {
     let text = decode::decode(page.body, page.content_type);
-    let doc = Html::parse_document(&depth::bound(&text));
-    if look && *strategy == Strategy::Auto && vendor::mentioned(page.body) {
+    let looking = look && *strategy == Strategy::Auto && vendor::mentioned(page.body);
+    // The extractors read no JavaScript (but for state blobs) and no CSS: the tree is built
+    // without them. Not for a vendor look (an embed's settings are JavaScript), nor for a
+    // user's own selectors (which may name anything).
+    let lean = match strategy {
+        Strategy::Css(_) => Cow::Borrowed(&*text),
+        _ if looking => Cow::Borrowed(&*text),
+        _ => crate::markup::prune(&text),
+    };
+    let pruned = matches!(lean, Cow::Owned(_));
+    let doc = Html::parse_document(&depth::bound(&lean));
+    drop(lean);
+    if looking {
         crate::metrics::global().vendor_look();
         if let Some(feed) = vendor::discover(&doc, &text, page.url) {
             // The feed is read instead of the page: no extraction of the page.
             return (Extraction::default(), Some(feed));
         }
     }
-    let mut out = extract_doc(&doc, &text, page, strategy, fetched_at);
+    let out = extract_doc(&doc, &text, page, strategy, fetched_at);
+    if !out.posts.is_empty() {
+        return (out, None);
+    }
+    // No post: the whole page, scripts included, to say why (a vendor embed, posts
+    // rendered in the browser) — and to be sure the cut took none away.
+    let (doc, mut out) = if pruned {
+        drop(doc);
+        let doc = Html::parse_document(&depth::bound(&text));
+        let out = extract_doc(&doc, &text, page, strategy, fetched_at);
+        (doc, out)
+    } else {
+        (doc, out)
+    };
     if out.posts.is_empty() {
-        // Say why the page is empty: a vendor embed, posts rendered in the browser.
         out.attempts.extend(vendor::diagnose(&doc, &text, page.url));
     }
     (out, None)

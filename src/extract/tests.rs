@@ -352,3 +352,79 @@ fn a_short_headline_is_not_cut_off_the_body_that_starts_with_it() {
         ]
     );
 }
+
+/// Every fixture page and timeline step, and the generated 1 MiB page.
+fn fixture_pages() -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures = root.join("tests/fixtures");
+    let mut dirs = vec![
+        fixtures.join("pages"),
+        fixtures.join("unprofiled"),
+        root.join("benches/pages"),
+    ];
+    let mut timelines: Vec<_> = std::fs::read_dir(fixtures.join("timelines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.append(&mut timelines);
+    let mut out = vec![];
+    for dir in dirs {
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "html"))
+            .collect();
+        files.sort();
+        for f in files {
+            out.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_lean_parse_gives_every_fixture_the_same_extraction() {
+    let pages = fixture_pages();
+    assert!(pages.len() > 60, "fixtures missing: {}", pages.len());
+    let (mut cut, mut differ) = (0, vec![]);
+    for (name, body) in &pages {
+        let page = Page {
+            url: "https://example.org/live",
+            body,
+            content_type: Some("text/html; charset=utf-8"),
+            fetched_at: at("2024-09-01T00:00:00Z"),
+        };
+        let text = decode::decode(page.body, page.content_type);
+        let Some(lean) = crate::markup::prune_all(&text) else {
+            continue;
+        };
+        if lean.len() < text.len() {
+            cut += 1;
+        }
+        let full = Html::parse_document(&depth::bound(&text));
+        let lean = Html::parse_document(&depth::bound(&lean));
+        for strategy in [Strategy::Auto, Strategy::Named("generic".into())] {
+            let at = Some(page.fetched_at);
+            let a = extract_doc(&full, &text, &page, &strategy, at);
+            let b = extract_doc(&lean, &text, &page, &strategy, at);
+            let (a, b) = (format!("{a:#?}"), format!("{b:#?}"));
+            if let Some((x, y)) = a.lines().zip(b.lines()).find(|(x, y)| x != y) {
+                differ.push(format!("{name} ({strategy:?}): {x:?} became {y:?}"));
+            } else if a != b {
+                differ.push(format!("{name} ({strategy:?}): the posts differ in number"));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "the lean parse changed extractions:\n{}",
+        differ.join("\n")
+    );
+    // The test means something only if most pages were cut.
+    assert!(
+        cut * 2 > pages.len(),
+        "only {cut} of {} pages cut",
+        pages.len()
+    );
+}
