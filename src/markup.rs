@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 
@@ -191,6 +192,11 @@ const WORTH: usize = 8 * 1024;
 /// `text` without the content of its JavaScript and CSS elements, or `text` itself when
 /// there is little to cut or the page is one the scanner cannot vouch for.
 pub fn prune(text: &str) -> Cow<'_, str> {
+    // A quick upper bound first: most pages have too little inline code to be worth the
+    // scan.
+    if !worth_len(code_bound(text.as_bytes()), text.len()) {
+        return Cow::Borrowed(text);
+    }
     match cuts(text.as_bytes()) {
         Some(c) if worth(&c, text.len()) => Cow::Owned(cut_out(text, &c)),
         _ => Cow::Borrowed(text),
@@ -204,8 +210,42 @@ pub fn prune_all(text: &str) -> Option<String> {
 }
 
 fn worth(cuts: &[Range<usize>], len: usize) -> bool {
-    let cut: usize = cuts.iter().map(Range::len).sum();
+    worth_len(cuts.iter().map(Range::len).sum(), len)
+}
+
+fn worth_len(cut: usize, len: usize) -> bool {
     cut >= WORTH && cut * 3 >= len
+}
+
+/// At least as many bytes as [`cuts`] can cut (lowercase `<script`…`</script` and
+/// `<style`…`</style` spans; a page that writes them in capitals is simply not pruned).
+fn code_bound(b: &[u8]) -> usize {
+    static FINDERS: LazyLock<[(memmem::Finder<'static>, memmem::Finder<'static>); 2]> =
+        LazyLock::new(|| {
+            [
+                (
+                    memmem::Finder::new(b"<script"),
+                    memmem::Finder::new(b"</script"),
+                ),
+                (
+                    memmem::Finder::new(b"<style"),
+                    memmem::Finder::new(b"</style"),
+                ),
+            ]
+        });
+    let mut total = 0;
+    for (open, close) in FINDERS.iter() {
+        let mut i = 0;
+        while let Some(p) = open.find(&b[i..]) {
+            let s = i + p;
+            let Some(e) = close.find(&b[s..]) else {
+                break;
+            };
+            total += e;
+            i = s + e;
+        }
+    }
+    total
 }
 
 fn cut_out(text: &str, cuts: &[Range<usize>]) -> String {
