@@ -185,8 +185,8 @@ pub(crate) fn find_end_tag(b: &[u8], at: usize, name: &[u8]) -> Option<usize> {
     None
 }
 
-/// Cut less than this, or less than a third of the page, and the copy costs about what
-/// the tokenizer saves (script data is cheap to tokenize): the page is parsed as it is.
+/// Cut less than this, or less than two fifths of the page, and the parse saves about what
+/// the scan and the copy cost (script data is cheap to tokenize): the page is parsed whole.
 const WORTH: usize = 8 * 1024;
 
 /// `text` without the content of its JavaScript and CSS elements, or `text` itself when
@@ -214,7 +214,7 @@ fn worth(cuts: &[Range<usize>], len: usize) -> bool {
 }
 
 fn worth_len(cut: usize, len: usize) -> bool {
-    cut >= WORTH && cut * 3 >= len
+    cut >= WORTH && cut * 5 >= len * 2
 }
 
 /// At least as many bytes as [`cuts`] can cut (lowercase `<script`…`</script` and
