@@ -116,15 +116,18 @@ impl Parsing {
     /// a permit held a thread is free (unless the caller of an earlier parse stopped
     /// waiting for it: then this one waits for that parse to end).
     ///
-    /// The result is awaited on tokio's blocking pool, so a parse whose caller stops
-    /// waiting (a blog task stopped at shutdown) still holds the runtime open until it
-    /// has run whole, store write included, as it did on the blocking pool itself.
+    /// A caller that stops waiting (a blog task stopped at shutdown) leaves the rest of
+    /// the wait to tokio's blocking pool, so the parse still holds the runtime open until
+    /// it has run whole, store write included, as it did on the blocking pool itself. (A
+    /// caller dropped only while the runtime itself shuts down, without being stopped
+    /// first, cannot: the blocking pool takes no new work then.) The answer itself is
+    /// awaited without a blocking thread: at start-up they are all busy with store reads.
     pub async fn run<T, F>(&self, f: F) -> Result<T, Panicked>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let (tx, rx) = mpsc::sync_channel(1);
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let handle = tokio::runtime::Handle::try_current().ok();
         let job: Job = Box::new(move || {
             let _entered = handle.as_ref().map(|h| h.enter());
@@ -134,11 +137,13 @@ impl Parsing {
         if self.jobs().send(job).is_err() {
             return Err(Panicked("no parse thread is running".into()));
         }
-        match tokio::task::spawn_blocking(move || rx.recv()).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(Panicked("the parse thread stopped".into())),
-            Err(e) => Err(Panicked(e.to_string())),
-        }
+        let mut waiting = Waiting(Some(rx));
+        let r = match waiting.0.as_mut() {
+            Some(rx) => rx.await,
+            None => unreachable!("set just above"),
+        };
+        waiting.0 = None;
+        r.unwrap_or_else(|_| Err(Panicked("the parse thread stopped".into())))
     }
 
     /// The parse threads' queue, the threads started at the first call.
@@ -170,6 +175,23 @@ impl Parsing {
             }
             tx
         })
+    }
+}
+
+/// The answer of a parse under way. Dropped before it came (the caller stopped
+/// waiting), the wait goes on on the blocking pool, which the runtime waits for when it
+/// ends.
+struct Waiting<T: Send + 'static>(Option<tokio::sync::oneshot::Receiver<T>>);
+
+impl<T: Send + 'static> Drop for Waiting<T> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.0.take() {
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn_blocking(move || {
+                    let _ = rx.blocking_recv();
+                });
+            }
+        }
     }
 }
 
@@ -257,6 +279,32 @@ mod tests {
             .is_some_and(|n| n.starts_with("livewatch-parse-"))));
     }
 
+    #[test]
+    fn a_parse_needs_no_free_blocking_thread() {
+        // The start-up's store reads can keep every blocking thread busy: the answer of
+        // a parse must not wait for one (the permit is held meanwhile).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let p = Parsing::new(1);
+        rt.block_on(async {
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let busy = tokio::task::spawn_blocking(move || {
+                let _ = held.recv();
+            });
+            let r = tokio::time::timeout(Duration::from_secs(5), p.run(|| 7)).await;
+            release.send(()).unwrap();
+            busy.await.unwrap();
+            assert_eq!(
+                r.expect("the parse waited for a blocking thread").unwrap(),
+                7
+            );
+        });
+    }
+
     #[tokio::test]
     async fn a_panicking_parse_is_an_error_and_the_thread_serves_on() {
         let p = Parsing::new(1);
@@ -290,7 +338,9 @@ mod tests {
             while !started.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
+            // As `Daemon::shutdown` does: stop the task and wait for it to end.
             task.abort();
+            let _ = task.await;
         });
         drop(rt);
         assert!(
