@@ -2,8 +2,9 @@
 //! worker per notifier (outbox → notifier), and the control loop that handles signals.
 //!
 //! Shutdown is a `watch` channel every task selects on: a broadcast that also tells
-//! late subscribers the current state. Extraction and the store write run together on the
-//! blocking pool, so a poll that got its page always commits whole, even during shutdown.
+//! late subscribers the current state. Extraction and the store write run together on a
+//! parse thread, awaited from the blocking pool ([`parsing::Parsing::run`]), so a poll
+//! that got its page always commits whole, even during shutdown.
 
 pub(crate) mod delivery;
 pub mod leases;

@@ -619,7 +619,7 @@ impl BlogTask {
         }
     }
 
-    /// Extract, decide and store a changed body, on the blocking pool. With `look`, the
+    /// Extract, decide and store a changed body, on a parse thread. With `look`, the
     /// parse also looks for an embedded vendor feed; when there is one, the feed is
     /// fetched and processed instead of the page.
     async fn process(
@@ -638,9 +638,10 @@ impl BlogTask {
         let problem_after = self.shared.problem_after;
         let store = self.shared.store.clone();
         // One page parsed per core at a time; the others wait here with only their body.
-        let parsing = self.shared.parsing.permit().await;
+        let parsing = &self.shared.parsing;
+        let permit = parsing.permit().await;
         let deferred = self.take_deferred();
-        let r = tokio::task::spawn_blocking(move || {
+        let parse = parsing.run(move || {
             let page = Page {
                 url: &resp.final_url,
                 body: &resp.body,
@@ -692,9 +693,9 @@ impl BlogTask {
             super::release_memory();
             let state = apply(&store, blog.id, deferred, &outcome, at)?;
             Ok::<_, StoreError>(Processed::Done(Box::new((outcome, state))))
-        })
-        .await;
-        drop(parsing);
+        });
+        let r = parse.await;
+        drop(permit);
         let r = match r {
             Ok(Ok(Processed::Embeds(found, page))) => {
                 let (blog, resp, fp) = *page;

@@ -815,8 +815,9 @@ async fn check(
             ))
         }
     };
-    let permit = state.api.shared.parsing.permit().await;
-    let ex = tokio::task::spawn_blocking(move || {
+    let parsing = &state.api.shared.parsing;
+    let permit = parsing.permit().await;
+    let parse = parsing.run(move || {
         let _permit = permit;
         let p = crate::extract::Page {
             url: &page.final_url,
@@ -828,9 +829,8 @@ async fn check(
             crate::extract::extract(&p, &strategy),
             page.final_url.clone(),
         )
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    });
+    let ex = parse.await.map_err(ApiError::internal)?;
     let (ex, final_url) = ex;
     Ok(Json(json!({
         "url": url,
