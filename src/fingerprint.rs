@@ -32,8 +32,8 @@ use crate::extract::Strategy;
 
 pub use crate::markup::STATE_MARKERS;
 use crate::markup::{
-    attributes, comment_end, find_end_tag, hides_markup, is_ws, javascript, raw_text, skip_to_gt,
-    state_blob,
+    attributes, comment_end, find_end_tag, hides_markup, is_ws, javascript, name_end, raw_text,
+    skip_to_gt, state_blob,
 };
 
 /// Bumped whenever what the fingerprint covers changes, or how it is hashed (2: the
@@ -629,10 +629,7 @@ impl<'a> Scanner<'a> {
     /// A start tag at `at` (its name's first letter): tag token with the attributes
     /// read, sorted by name. `None` at a tag cut off by the end of the body.
     fn start_tag(&mut self, b: &'a [u8], at: usize) -> Option<Tag> {
-        let mut i = at;
-        while i < b.len() && !is_ws(b[i]) && b[i] != b'/' && b[i] != b'>' {
-            i += 1;
-        }
+        let i = name_end(b, at);
         let raw_name = &b[at..i];
         self.attrs.clear();
         let (end, self_closing) = attributes(b, i, &mut self.attrs)?;
@@ -692,10 +689,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn end_tag(&mut self, b: &'a [u8], at: usize) -> Option<usize> {
-        let mut i = at;
-        while i < b.len() && !is_ws(b[i]) && b[i] != b'/' && b[i] != b'>' {
-            i += 1;
-        }
+        let i = name_end(b, at);
         let name = &b[at..i];
         let mut scratch = Vec::new();
         let (end, _) = attributes(b, i, &mut scratch)?;

@@ -349,7 +349,7 @@ fn cuts(b: &[u8]) -> Option<Vec<Range<usize>>> {
 }
 
 /// Where a tag name starting at `at` ends.
-fn name_end(b: &[u8], at: usize) -> usize {
+pub(crate) fn name_end(b: &[u8], at: usize) -> usize {
     b[at..]
         .iter()
         .position(|&c| is_ws(c) || c == b'/' || c == b'>')

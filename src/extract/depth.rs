@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use crate::markup::find_end_tag;
+
 /// The deepest nesting passed on to the parser.
 pub const MAX_DEPTH: usize = 512;
 
@@ -145,20 +147,6 @@ fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// Whether the tag `name` (any case) is in `list` (lowercase).
 fn one_of(list: &[&str], name: &[u8]) -> bool {
     list.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
-}
-
-/// The `</name` (any case) at or after `from`.
-fn find_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
-    let mut i = from;
-    while let Some(p) = memchr::memmem::find(&b[i..], b"</") {
-        let at = i + p;
-        let tag = &b[at + 2..];
-        if tag.len() >= name.len() && tag[..name.len()].eq_ignore_ascii_case(name) {
-            return Some(at);
-        }
-        i = at + 2;
-    }
-    None
 }
 
 #[cfg(test)]

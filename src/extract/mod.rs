@@ -353,10 +353,10 @@ fn extract_parsed(
     // The extractors read no JavaScript (but for state blobs) and no CSS: the tree is built
     // without them. Not for a vendor look (an embed's settings are JavaScript), nor for a
     // user's own selectors (which may name anything).
-    let lean = match strategy {
-        Strategy::Css(_) => Cow::Borrowed(&*text),
-        _ if looking => Cow::Borrowed(&*text),
-        _ => crate::markup::prune(&text),
+    let lean = if looking || matches!(strategy, Strategy::Css(_)) {
+        Cow::Borrowed(&*text)
+    } else {
+        crate::markup::prune(&text)
     };
     let pruned = matches!(lean, Cow::Owned(_));
     let doc = Html::parse_document(&depth::bound(&lean));

@@ -428,3 +428,40 @@ fn the_lean_parse_gives_every_fixture_the_same_extraction() {
         pages.len()
     );
 }
+
+#[test]
+fn a_page_without_posts_is_read_whole_for_its_diagnosis() {
+    // A feed container that holds nothing but a script: without the script's text it
+    // looks like an empty feed, with it not. What the page is told is the whole page's.
+    let js = "var x = 1;\n".repeat(4000);
+    let html = format!(
+        "<html><head><title>Live</title></head><body>\
+         <div id=\"live-feed\" class=\"updates\"><script>{js}</script></div></body></html>"
+    );
+    assert!(
+        matches!(crate::markup::prune(&html), Cow::Owned(_)),
+        "the page must be one the lean parse cuts"
+    );
+    let page = Page {
+        url: "https://example.org/live",
+        body: html.as_bytes(),
+        content_type: Some("text/html; charset=utf-8"),
+        fetched_at: at("2024-09-01T00:00:00Z"),
+    };
+    let got = extract(&page, &Strategy::Auto);
+    assert!(got.posts.is_empty());
+    let full = Html::parse_document(&html);
+    let mut want = extract_doc(&full, &html, &page, &Strategy::Auto, Some(page.fetched_at));
+    want.attempts
+        .extend(vendor::diagnose(&full, &html, page.url));
+    assert_eq!(
+        format!("{:?}", got.attempts),
+        format!("{:?}", want.attempts)
+    );
+    // The pruned tree alone would have said something else.
+    let lean = Html::parse_document(&crate::markup::prune(&html));
+    assert_ne!(
+        format!("{:?}", vendor::diagnose(&lean, &html, page.url)),
+        format!("{:?}", vendor::diagnose(&full, &html, page.url))
+    );
+}
