@@ -642,6 +642,8 @@ impl BlogTask {
         let permit = parsing.permit().await;
         let deferred = self.take_deferred();
         let parse = parsing.run(move || {
+            // Held by the parse itself: freed when it ends, even if this poll stops waiting.
+            let _permit = permit;
             let page = Page {
                 url: &resp.final_url,
                 body: &resp.body,
@@ -695,7 +697,6 @@ impl BlogTask {
             Ok::<_, StoreError>(Processed::Done(Box::new((outcome, state))))
         });
         let r = parse.await;
-        drop(permit);
         let r = match r {
             Ok(Ok(Processed::Embeds(found, page))) => {
                 let (blog, resp, fp) = *page;
